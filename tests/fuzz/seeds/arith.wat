@@ -1,0 +1,10 @@
+(module
+  (func (export "add") (param i32 i32) (result i32)
+    (i32.add (local.get 0) (local.get 1)))
+  (func (export "div") (param i64 i64) (result i64)
+    (i64.div_s (local.get 0) (local.get 1)))
+  (func (export "conv") (param f64) (result i32 f32)
+    (i32.trunc_sat_f64_s (local.get 0))
+    (f32.demote_f64 (local.get 0)))
+  (func (export "ext") (param i32) (result i64)
+    (i64.extend32_s (i64.extend_i32_u (i32.extend8_s (local.get 0))))))

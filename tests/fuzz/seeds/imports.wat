@@ -1,0 +1,16 @@
+(module
+  (import "env" "f" (func $f (param i32 f32) (result i64 f64)))
+  (import "env" "mem" (memory 1 2))
+  (import "env" "tab" (table 3 funcref))
+  (import "env" "g" (global $g i32))
+  (import "env" "mg" (global $mg (mut i64)))
+  (global $own (mut i32) (global.get $g))
+  (func $start
+    (global.set $mg (i64.const 7))
+    (global.set $own (i32.add (global.get $own) (i32.const 1))))
+  (start $start)
+  (func (export "use") (param i32) (result i64)
+    (call $f (local.get 0) (f32.const 1.5))
+    (drop) (drop)
+    (i32.store (i32.const 0) (global.get $own))
+    (i64.add (global.get $mg) (i64.extend_i32_u (table.size 0)))))

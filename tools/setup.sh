@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs every Debian package that wasmgate's build and tests need.
+# Idempotent and non-interactive: checks each package with dpkg-query and
+# installs only the missing ones (running apt-get update only then).
+# Usage: bash tools/setup.sh   (as root, or with sudo available)
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake ninja-build pkg-config
+  # clang toolchain: fuzzing, sanitizers, wasm32-wasi guests
+  clang lld llvm libclang-rt-14-dev libclang-rt-14-dev-wasm32 wasi-libc
+  # wat2wasm, wast2json, wasm2c
+  wabt
+  # libraries (see DESIGN.md, "Dependencies")
+  libcmocka-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev
+  libyaml-dev libsqlite3-dev libhiredis-dev redis-server libssl-dev
+  libpcre2-dev libseccomp-dev
+  # test and benchmark tools
+  valgrind wrk hyperfine python3
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  if [[ "$status" != "install ok installed" ]]; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null 2>&1; then
+    SUDO=(sudo -n)
+  else
+    echo "setup: missing packages (${missing[*]}) and not root" >&2
+    exit 1
+  fi
+fi
+
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq </dev/null
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+echo "setup: done"

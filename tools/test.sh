@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# The whole test run (what CI runs through .ci/run):
+#   1. tools/setup.sh                    Debian packages
+#   2. build/       RelWithDebInfo       build + ctest
+#   3. build-asan/  -DWG_SANITIZE=ON     build + ctest under ASan+UBSan
+#   4. build-fuzz/  clang, -DWG_FUZZ=ON  fuzz_module for $WG_FUZZ_SECONDS (60)
+# Every stage runs even if an earlier one failed; exits non-zero if any did.
+# Usage: bash tools/test.sh
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+bash tools/setup.sh || { echo "test.sh: setup failed" >&2; exit 1; }
+
+fuzz_seconds=${WG_FUZZ_SECONDS:-60}
+ctest_args=(--output-on-failure -j2 --timeout 300 --no-tests=error)
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+
+failed=()
+summary=()
+total_run=0 total_failed=0 total_skipped=0 other_failed=0
+
+stage() { printf '\n==== %s ====\n' "$*"; }
+
+# fail_stage DIR WHAT: records a failure that is not a ctest result.
+fail_stage() {
+  failed+=("$1: $2"); summary+=("$1: $2 FAILED"); other_failed=$((other_failed + 1))
+}
+
+# configure DIR CMAKE-ARGS...: a build dir made by another generator is
+# reconfigured from scratch.
+configure() {
+  local dir=$1
+  shift
+  stage "$dir: configure"
+  if [[ -f "$dir/CMakeCache.txt" ]] &&
+     ! grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja$' "$dir/CMakeCache.txt"; then
+    echo "test.sh: $dir was not made by Ninja; reconfiguring from scratch"
+    rm -rf "$dir/CMakeCache.txt" "$dir/CMakeFiles"
+  fi
+  cmake -S . -B "$dir" -G Ninja "$@" || { fail_stage "$dir" configure; return 1; }
+}
+
+# run_ctest DIR: runs ctest in DIR, keeps its summary line and counts.
+run_ctest() {
+  local dir=$1 log rc junit fails=0
+  log="$dir/ctest.log"
+  junit="$root/$dir/ctest-junit.xml"
+  rm -f "$junit"
+  (cd "$dir" && ctest "${ctest_args[@]}" --output-junit "$junit") 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  local line
+  line=$(grep -E '[0-9]+% tests passed' "$log" | tail -n1)
+  summary+=("$dir: ${line:-no ctest summary (rc=$rc)}")
+  if [[ -f "$junit" ]]; then
+    # <testsuite name=".." tests="N" failures="F" disabled="D" skipped="S" ...>
+    local head tests skips
+    head=$(tr '\n\t' '  ' <"$junit" | grep -o '<testsuite [^>]*>' | head -n1)
+    tests=$(sed -nE 's/.* tests="([0-9]+)".*/\1/p' <<<"$head")
+    fails=$(sed -nE 's/.* failures="([0-9]+)".*/\1/p' <<<"$head")
+    skips=$(sed -nE 's/.* skipped="([0-9]+)".*/\1/p' <<<"$head")
+    total_run=$((total_run + ${tests:-0}))
+    total_failed=$((total_failed + ${fails:-0}))
+    total_skipped=$((total_skipped + ${skips:-0}))
+  fi
+  if ((rc != 0)) || [[ -z "$line" ]]; then
+    failed+=("$dir: ctest")
+    ((${fails:-0} > 0)) || other_failed=$((other_failed + 1))
+    return 1
+  fi
+}
+
+# build_and_test DIR CMAKE-ARGS...
+build_and_test() {
+  local dir=$1
+  shift
+  configure "$dir" "$@" || return 1
+  stage "$dir: build"
+  cmake --build "$dir" -j "$(nproc)" || { fail_stage "$dir" build; return 1; }
+  stage "$dir: ctest"
+  run_ctest "$dir"
+}
+
+start=$SECONDS
+
+build_and_test build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+build_and_test build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWG_SANITIZE=ON
+
+# Fuzz smoke run: libFuzzer exits non-zero on a crash, leak, timeout or OOM
+# and writes the input to build-fuzz/artifacts/.
+fuzz() {
+  local dir=build-fuzz
+  # CC only counts at the first configure: start afresh if not clang.
+  if [[ -f "$dir/CMakeCache.txt" ]] &&
+     ! grep -qE '^CMAKE_C_COMPILER:[A-Z]+=.*clang' "$dir/CMakeCache.txt"; then
+    rm -rf "$dir/CMakeCache.txt" "$dir/CMakeFiles"
+  fi
+  CC=clang configure "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWG_FUZZ=ON -DWG_TESTS=OFF \
+    -DWG_SANITIZE=ON || return 1
+  stage "$dir: build"
+  cmake --build "$dir" -j "$(nproc)" --target fuzz_module fuzz_corpus ||
+    { fail_stage "$dir" build; return 1; }
+  stage "$dir: fuzz_module for ${fuzz_seconds}s"
+  rm -rf "$dir/corpus_copy"
+  mkdir -p "$dir/corpus_copy" "$dir/artifacts"
+  cp "$dir"/tests/fuzz/corpus/*.wasm "$dir/corpus_copy/"
+  local log="$dir/fuzz.log"
+  "$dir/tests/fuzz/fuzz_module" -max_total_time="$fuzz_seconds" \
+    -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+    -artifact_prefix="$dir/artifacts/" "$dir/corpus_copy/" >"$log" 2>&1
+  local rc=$?
+  tail -n 40 "$log"
+  if ((rc != 0)); then
+    fail_stage "$dir" "fuzz_module (rc=$rc, see $log and $dir/artifacts/)"
+    return 1
+  fi
+  local runs
+  runs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$')
+  summary+=("$dir: fuzz_module ok, ${runs:-?} runs in ${fuzz_seconds}s")
+}
+fuzz
+
+stage "summary ($((SECONDS - start))s)"
+for s in "${summary[@]}"; do echo "$s"; done
+if ((${#failed[@]})); then
+  echo "FAILED:"
+  for f in "${failed[@]}"; do echo "  $f"; done
+fi
+# The plain closing line: ctest counts of both builds (skipped counted
+# apart); a failed configure, build or fuzz run counts as one failure.
+echo "total: $((total_run - total_failed - total_skipped)) passed," \
+  "$((total_failed + other_failed)) failed, $total_skipped skipped"
+((${#failed[@]} == 0))
