@@ -19,6 +19,7 @@
   X(EINVAL, "invalid argument")                                              \
   X(EIO, "input/output error")                                               \
   X(ENOTFOUND, "not found")                                                  \
+  X(EEXIST, "already exists")                                                \
   X(ELIMIT, "limit exceeded")                                                \
   /* decoding: the binary is malformed */                                    \
   X(EMAGIC, "magic header not detected")                                     \

@@ -238,14 +238,30 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
     /* ---- control ---- */
     VM_CASE(MOVE) { fp[ip[1]] = fp[ip[2]]; VM_NEXT(3); }
     VM_CASE(JUMP) { ip += 1 + (int32_t)ip[1]; VM_NEXT(0); }
-    VM_CASE(BR_UNLESS) {
+    VM_CASE(BR_Z) {
       if (!R_I32(1)) { ip += 2 + (int32_t)ip[2]; VM_NEXT(0); }
       VM_NEXT(3);
     }
-    VM_CASE(BR_IF_NZ) {
+    VM_CASE(BR_NZ) {
       if (R_I32(1)) { ip += 2 + (int32_t)ip[2]; VM_NEXT(0); }
       VM_NEXT(3);
     }
+#define BR_CMP(name, T, op)                                                   \
+    VM_CASE(name) {                                                           \
+      if ((T)R_I32(1) op (T)R_I32(2)) { ip += 3 + (int32_t)ip[3]; VM_NEXT(0); } \
+      VM_NEXT(4);                                                             \
+    }
+    BR_CMP(BR_EQ, uint32_t, ==)
+    BR_CMP(BR_NE, uint32_t, !=)
+    BR_CMP(BR_LT_S, int32_t, <)
+    BR_CMP(BR_LT_U, uint32_t, <)
+    BR_CMP(BR_GT_S, int32_t, >)
+    BR_CMP(BR_GT_U, uint32_t, >)
+    BR_CMP(BR_LE_S, int32_t, <=)
+    BR_CMP(BR_LE_U, uint32_t, <=)
+    BR_CMP(BR_GE_S, int32_t, >=)
+    BR_CMP(BR_GE_U, uint32_t, >=)
+#undef BR_CMP
     VM_CASE(BR_TBL) {
       uint32_t i = R_I32(1), n = ip[2];
       const uint32_t *site = ip + 3 + (i < n ? i : n);
@@ -261,7 +277,13 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
       }
       uint32_t first = ip[2], end = ip[3];
       if (end > first) memset(fp + first, 0, (size_t)(end - first) * sizeof *fp);
-      VM_NEXT(4);
+      uint32_t nc = ip[5];
+      if (nc) {
+        uint64_t *cs = fp + ip[4];
+        const uint32_t *tab = ip + 6 + ip[6];
+        for (uint32_t k = 0; k < nc; k++) cs[k] = tab[2 * k] | (uint64_t)tab[2 * k + 1] << 32;
+      }
+      VM_NEXT(7);
     }
     VM_CASE(LOOP_HEAD) {
       fuel -= ip[1];

@@ -200,6 +200,7 @@ struct wg_module {
 
 wg_err wgw_decode(wg_module *m, wg_error *err) WG_HIDDEN;
 wg_err wgw_validate(wg_module *m, wg_error *err) WG_HIDDEN;
+wg_err wgw_compile(wg_module *m, wg_error *err) WG_HIDDEN;
 void wgw_module_free(wg_module *m) WG_HIDDEN;
 wg_functype wgw_functype(const wg_module *m, uint32_t typeidx) WG_HIDDEN;
 bool wgw_types_equal(const wgw_type *a, const wgw_type *b) WG_HIDDEN;

@@ -1,0 +1,85 @@
+/*
+** The deadline watchdog: one thread for the whole process sleeps until the
+** nearest deadline of the runs it watches and interrupts the runs whose
+** deadline has passed. A guest spinning in a loop sees the interrupt at its
+** next loop head or call, so it stops within microseconds of the signal.
+*/
+#include <pthread.h>
+#include <time.h>
+
+#include "sandbox/sandbox_int.h"
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static bool started;
+static wgs_watch *watched;   /* unordered list: few runs at a time */
+
+uint64_t wgs_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void *watchdog_main(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&lock);
+  for (;;) {
+    uint64_t now = wgs_now_ns(), next = UINT64_MAX;
+    for (wgs_watch *w = watched; w; w = w->next) {
+      if (w->fired) continue;
+      if (w->deadline_ns <= now) {
+        w->fired = true;
+        wg_store_interrupt(w->store);
+        if (w->wasi) wg_wasi_cancel(w->wasi);
+      } else if (w->deadline_ns < next) {
+        next = w->deadline_ns;
+      }
+    }
+    if (next == UINT64_MAX) {
+      pthread_cond_wait(&wake, &lock);
+    } else {
+      struct timespec ts = {(time_t)(next / 1000000000u), (long)(next % 1000000000u)};
+      pthread_cond_timedwait(&wake, &lock, &ts);
+    }
+  }
+  return NULL;
+}
+
+static void start(void) {
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&wake, &ca);
+  pthread_condattr_destroy(&ca);
+  pthread_t t;
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  started = pthread_create(&t, &a, watchdog_main, NULL) == 0;
+  pthread_attr_destroy(&a);
+}
+
+wg_err wgs_watch_add(wgs_watch *w) {
+  pthread_once(&once, start);
+  if (!started) return WG_ENOMEM;
+  pthread_mutex_lock(&lock);
+  w->fired = false;
+  w->next = watched;
+  watched = w;
+  pthread_cond_signal(&wake);
+  pthread_mutex_unlock(&lock);
+  return WG_OK;
+}
+
+bool wgs_watch_remove(wgs_watch *w) {
+  pthread_mutex_lock(&lock);
+  for (wgs_watch **p = &watched; *p; p = &(*p)->next)
+    if (*p == w) {
+      *p = w->next;
+      break;
+    }
+  bool fired = w->fired;
+  pthread_mutex_unlock(&lock);
+  return fired;
+}
