@@ -247,6 +247,9 @@ uint64_t wg_memory_pages(const wg_memory *mem);
 #define WG_MAX_TABLE_ELEMS 10000000u
 #define WG_DEFAULT_CALL_DEPTH 10000u
 #define WG_DEFAULT_STACK_SLOTS (1u << 20)
+/* Calls into guest code from a host function nested in a guest call (each
+** level uses the C stack); deeper re-entry traps with WG_TRAP_STACK. */
+#define WG_MAX_HOST_REENTRY 256u
 
 const char *wg_version(void);
 

@@ -25,7 +25,7 @@ wg_module *wg_module_load(const uint8_t *bytes, size_t len, wg_error *err) {
   }
   atomic_init(&m->refs, 1);
   m->start = -1;
-  m->bytes = wg_realloc_(NULL, 0, len ? len : 1);
+  m->bytes = wg_alloc_array(len, 1);
   if (!m->bytes) {
     wg_free_obj(m);
     wg_error_set(err, WG_ENOMEM, NULL);

@@ -24,7 +24,8 @@
 ** the number of Wasm instructions of its region: the loop body, or the
 ** function body, without nested loops. It is charged when the region is
 ** entered, so every backward jump and every call pays for the code it may
-** run.
+** run. A backward jump lands just after its LOOP_HEAD and charges the cost
+** itself (the word before its target), checking the interrupt word too.
 */
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,7 +35,7 @@
 enum { CTL_BLOCK, CTL_LOOP, CTL_IF, CTL_ELSE, CTL_FUNC };
 
 #define CONST_TAG 0x80000000u   /* a constant's slot while compiling: tag | index */
-#define MAX_CONSTS 64           /* constants per function kept in slots */
+#define MAX_CONSTS 128          /* constants per function kept in slots */
 
 typedef struct ctl {
   uint8_t kind;
@@ -43,7 +44,8 @@ typedef struct ctl {
   uint32_t height;          /* operand height at entry, below the params */
   uint32_t nparams, nresults;
   const uint8_t *params, *results;
-  uint32_t head;            /* loop: code index of LOOP_HEAD */
+  uint32_t head;            /* loop: where its back-edges land (just after
+                               LOOP_HEAD, whose fuel cost is the word before) */
   uint32_t patches;         /* forward jump sites to the end (site + 1) */
   uint32_t else_site;       /* if: offset word of its branch (+1), 0 = none */
   uint32_t fuel_site;       /* loop/func: word holding the fuel cost */
@@ -60,6 +62,7 @@ typedef struct comp {
   uint32_t nl;              /* locals: slot of operand 0 */
   uint8_t *vals;            /* operand types; 0 = unknown */
   uint32_t *eslots;         /* where each operand's value is */
+  uint32_t cap_eslots;
   uint32_t height, cap_vals, max_height;
   ctl *ctls;
   uint32_t nctls, cap_ctls;
@@ -170,6 +173,7 @@ static wg_err emit_ins(comp *c, uint32_t slots, int n, ...) {
 /* Drops the last instruction (to fuse it into the next one). */
 static void unemit_last(comp *c) {
   while (c->nssites && c->ssites[c->nssites - 1] >= c->last_start) c->nssites--;
+  while (c->ntraps && c->traps[c->ntraps - 1].ip >= c->last_start) c->ntraps--;
   c->ncode = c->last_start;
 }
 
@@ -213,12 +217,15 @@ static wg_err push_at(comp *c, uint8_t t, uint32_t where) {
   if (c->height == c->cap_vals) {
     uint32_t cap = c->cap_vals ? c->cap_vals * 2 : 64;
     if (cap > 1u << 20) return wg_error_set(c->err, WG_EIMPLIMIT, "operand stack too deep");
+    if (c->cap_eslots < cap) {
+      uint32_t *q = wg_grow_array(c->eslots, c->cap_eslots, cap, sizeof *q);
+      if (!q) return nomem(c);
+      c->eslots = q;
+      c->cap_eslots = cap;
+    }
     uint8_t *p = wg_grow_array(c->vals, c->cap_vals, cap, 1);
     if (!p) return nomem(c);
     c->vals = p;
-    uint32_t *q = wg_grow_array(c->eslots, c->cap_vals, cap, sizeof *q);
-    if (!q) return nomem(c);
-    c->eslots = q;
     c->cap_vals = cap;
   }
   (void)e;
@@ -497,6 +504,27 @@ static bool writes_word1(uint32_t op) {
   return op == WGOP_GLOBAL_GET || op == WGOP_SELECT || op == WGOP_MOVE;
 }
 
+/* The form of a load or store whose address is the sum of two operands. */
+static uint32_t indexed_access(uint32_t op) {
+  switch (op) {
+    case WGOP_I32_LOAD: return WGOP_I32_LOAD_X;
+    case WGOP_I64_LOAD: return WGOP_I64_LOAD_X;
+    case WGOP_F32_LOAD: return WGOP_F32_LOAD_X;
+    case WGOP_F64_LOAD: return WGOP_F64_LOAD_X;
+    case WGOP_I32_LOAD8_U: return WGOP_I32_LOAD8_U_X;
+    case WGOP_I32_LOAD8_S: return WGOP_I32_LOAD8_S_X;
+    case WGOP_I32_LOAD16_U: return WGOP_I32_LOAD16_U_X;
+    case WGOP_I32_LOAD16_S: return WGOP_I32_LOAD16_S_X;
+    case WGOP_I32_STORE: return WGOP_I32_STORE_X;
+    case WGOP_I64_STORE: return WGOP_I64_STORE_X;
+    case WGOP_F32_STORE: return WGOP_F32_STORE_X;
+    case WGOP_F64_STORE: return WGOP_F64_STORE_X;
+    case WGOP_I32_STORE8: return WGOP_I32_STORE8_X;
+    case WGOP_I32_STORE16: return WGOP_I32_STORE16_X;
+    default: return 0;
+  }
+}
+
 /* A numeric or memory instruction described fully by its signature. */
 static wg_err simple_op(comp *c, uint32_t op) {
   const wgw_opinfo *oi = &wgw_ops[op];
@@ -520,11 +548,26 @@ static wg_err simple_op(comp *c, uint32_t op) {
   }
   if (has_result) TRY(push(c, sigtype(colon[1])));
   if (!live(c)) return WG_OK;
-  if (oi->trap) TRY(note_trap(c));
   if (oi->imm == WG_IMM_MEM) {
+    /* an address computed by the i32.add just before: one instruction */
+    uint32_t x = indexed_access(op);
+    if (x && c->last_op == WGOP_I32_ADD && c->ncode > c->last_start &&
+        c->barrier != c->ncode && in[0] == slot(c, c->height - has_result) &&
+        c->code[c->last_start + 1] == in[0]) {
+      uint32_t a = c->code[c->last_start + 2], b = c->code[c->last_start + 3];
+      unemit_last(c);
+      TRY(note_trap(c));
+      if (has_result) EMIT(7, x, dst, a, b, offset);
+      else EMIT(7, x, a, b, in[1], offset);
+      return WG_OK;
+    }
+    TRY(note_trap(c));
     if (has_result) EMIT(3, op, dst, in[0], offset);
     else EMIT(3, op, in[0], in[1], offset);
-  } else if (np == 2) {
+    return WG_OK;
+  }
+  if (oi->trap) TRY(note_trap(c));
+  if (np == 2) {
     EMIT(7, op, dst, in[0], in[1]);
   } else {
     EMIT(3, op, dst, in[0]);
@@ -601,10 +644,10 @@ static wg_err op_block(comp *c, uint32_t op) {
   if (!was_live) return WG_OK;
   if (op == WGOP_LOOP) {
     TRY(note_trap(c));
-    t->head = (uint32_t)c->ncode;
-    c->barrier = c->ncode;
     EMIT(0, WGOP_LOOP_HEAD, 0);
     t->fuel_site = (uint32_t)c->ncode - 1;
+    t->head = (uint32_t)c->ncode;      /* back-edges land after LOOP_HEAD */
+    c->barrier = c->ncode;
     t->prev_fuel = c->fuel_idx;
     c->fuel_idx = c->nctls - 1;
   } else if (op == WGOP_IF) {
@@ -1097,12 +1140,18 @@ static wg_err instruction(comp *c, bool *done) {
     uint32_t sub = 0;
     TRY(wgw_read_u32(&c->r, &sub));
     op = sub < 32 ? wgw_op_by_fc[sub] : 0xFFFF;
-    if (op == 0xFFFF) return wgw_fail(&c->r, WG_EMALFORMED, "illegal opcode 0xfc %u", sub);
+    if (op == 0xFFFF) {
+      c->r.p = c->m->bytes + c->op_off;
+      return wgw_fail(&c->r, WG_EMALFORMED, "illegal opcode 0xfc %u", sub);
+    }
   } else if (b == 0xFD) {
     return wgw_fail(&c->r, WG_EMALFORMED, "SIMD instructions (0xfd) are not supported yet");
   } else {
     op = wgw_op_by_byte[b];
-    if (op == 0xFFFF) return wgw_fail(&c->r, WG_EMALFORMED, "illegal opcode 0x%02x", b);
+    if (op == 0xFFFF) {
+      c->r.p--;
+      return wgw_fail(&c->r, WG_EMALFORMED, "illegal opcode 0x%02x", b);
+    }
   }
   c->ctls[c->fuel_idx].fuel++;
   const wgw_opinfo *oi = &wgw_ops[op];
@@ -1221,6 +1270,10 @@ wg_err wgw_compile(wg_module *m, wg_error *err) {
   c->r.err = err;
   uint32_t ndef = m->nfuncs - m->nfunc_imports;
   for (uint32_t i = 0; i < ndef && !e; i++) e = compile_func(c, i);
+  if (e && err && e != WG_ENOMEM && err->func < 0) {
+    err->func = c->funcidx;
+    err->section = 10;
+  }
   if (!e) {
     /* shrink to fit: the module keeps the code for its lifetime */
     size_t n = c->ncode ? c->ncode : 1;
@@ -1237,7 +1290,7 @@ wg_err wgw_compile(wg_module *m, wg_error *err) {
   wg_free(c->traps, c->cap_traps * sizeof *c->traps);
   wg_free(c->ssites, c->cap_ssites * sizeof *c->ssites);
   wg_free(c->vals, c->cap_vals);
-  wg_free(c->eslots, c->cap_vals * sizeof *c->eslots);
+  wg_free(c->eslots, c->cap_eslots * sizeof *c->eslots);
   wg_free(c->ctls, c->cap_ctls * sizeof *c->ctls);
   return e;
 }

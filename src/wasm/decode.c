@@ -310,6 +310,7 @@ static wg_err sec_import(wg_module *m, wgw_reader *r) {
   uint32_t n = 0;
   TRY(read_count(r, 4, "import", &n));
   ALLOC(m->imports, n);
+  m->nimports = n;
   /* Import entries become the first entries of each index space; sizes
   ** are fixed up once the defining sections are known. Count first. */
   const uint8_t *start = r->p;
@@ -398,12 +399,13 @@ static wg_err sec_function(wg_module *m, wgw_reader *r) {
   if ((uint64_t)m->nfuncs + n > UINT32_MAX / 2)
     return wgw_fail(r, WG_EIMPLIMIT, "too many functions");
   GROW(m->func_types, m->nfuncs, n);
+  uint32_t first = m->nfuncs;
+  m->nfuncs += n;
   ALLOC(m->funcs, n);
   for (uint32_t i = 0; i < n; i++) {
-    TRY(wgw_read_u32(r, &m->func_types[m->nfuncs + i]));
-    m->funcs[i].type = m->func_types[m->nfuncs + i];
+    TRY(wgw_read_u32(r, &m->func_types[first + i]));
+    m->funcs[i].type = m->func_types[first + i];
   }
-  m->nfuncs += n;
 fail:
   return e;
 }
@@ -413,12 +415,12 @@ static wg_err sec_table(wg_module *m, wgw_reader *r) {
   uint32_t n = 0;
   TRY(read_count(r, 2, "table", &n));
   GROW(m->tables, m->ntables, n);
+  m->ntables += n;
   for (uint32_t i = 0; i < n; i++) {
-    wgw_tabletype *t = &m->tables[m->ntables + i];
+    wgw_tabletype *t = &m->tables[m->ntables - n + i];
     TRY(read_reftype(r, &t->elem));
     TRY(read_limits(r, &t->lim, false));
   }
-  m->ntables += n;
 fail:
   return e;
 }
@@ -428,9 +430,9 @@ static wg_err sec_memory(wg_module *m, wgw_reader *r) {
   uint32_t n = 0;
   TRY(read_count(r, 2, "memory", &n));
   GROW(m->mems, m->nmems, n);
-  for (uint32_t i = 0; i < n; i++)
-    TRY(read_limits(r, &m->mems[m->nmems + i].lim, true));
   m->nmems += n;
+  for (uint32_t i = 0; i < n; i++)
+    TRY(read_limits(r, &m->mems[m->nmems - n + i].lim, true));
 fail:
   return e;
 }
@@ -440,8 +442,9 @@ static wg_err sec_global(wg_module *m, wgw_reader *r) {
   uint32_t n = 0;
   TRY(read_count(r, 3, "global", &n));
   GROW(m->globals, m->nglobals, n);
+  m->nglobals += n;
   for (uint32_t i = 0; i < n; i++) {
-    wgw_globaltype *g = &m->globals[m->nglobals + i];
+    wgw_globaltype *g = &m->globals[m->nglobals - n + i];
     uint8_t mut = 0;
     TRY(read_valtype(r, &g->type));
     TRY(wgw_read_u8(r, &mut));
@@ -452,7 +455,6 @@ static wg_err sec_global(wg_module *m, wgw_reader *r) {
     g->mut = mut;
     TRY(read_expr(r, &g->init));
   }
-  m->nglobals += n;
 fail:
   return e;
 }
@@ -668,10 +670,7 @@ static wg_err sec_custom(wg_module *m, wgw_reader *r) {
   c->name = name;
   c->off = (uint32_t)(r->p - r->base);
   c->len = (uint32_t)wgw_left(r);
-  if (name.len == 4 && memcmp(name.ptr, "name", 4) == 0) {
-    wgw_reader sub = *r;
-    sec_names(m, &sub);
-  }
+  (void)sec_names;   /* parsed by wgw_decode once nfuncs is final */
   r->p = r->end;
 fail:
   return e;
@@ -706,6 +705,7 @@ wg_err wgw_decode(wg_module *m, wg_error *err) {
     uint32_t size = 0;
     int64_t sec_off = wgw_offset(r);
     TRY(wgw_read_u8(r, &id));
+    if (err) err->section = id;
     int rank = section_rank(id);
     if (rank < 0) {
       r->p--;
@@ -741,6 +741,13 @@ wg_err wgw_decode(wg_module *m, wg_error *err) {
                       "(section %u has %zu bytes left over)", id, wgw_left(&sec));
   }
   if (err) err->section = -1;
+  for (uint32_t i = 0; i < m->ncustoms; i++) {
+    const wgw_custom *c = &m->customs[i];
+    if (c->name.len == 4 && memcmp(c->name.ptr, "name", 4) == 0 && !m->func_names) {
+      wgw_reader sub = {m->bytes, m->bytes + c->off, m->bytes + c->off + c->len, NULL};
+      sec_names(m, &sub);
+    }
+  }
   if (seen_func && !seen_code && m->nfuncs > m->nfunc_imports)
     return wgw_fail(r, WG_EFUNCCODE,
                     "function and code section have inconsistent lengths");

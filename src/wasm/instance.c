@@ -23,8 +23,11 @@ wg_store *wg_store_new(const wg_store_config *cfg) {
   if (!s->cfg.max_memory_pages || s->cfg.max_memory_pages > WG_MAX_PAGES)
     s->cfg.max_memory_pages = WG_MAX_PAGES;
   wg_store_set_fuel(s, s->cfg.fuel);
-  s->stack = wg_new_array(uint64_t, s->cfg.max_stack_slots);
-  s->frames = wg_new_array(wgw_frame, (size_t)s->cfg.max_call_depth + 1);
+  /* Not zeroed: every slot is written before it is read (ENTER zeroes
+  ** locals), and large blocks come from mmap, so untouched pages of a deep
+  ** stack cost nothing. */
+  s->stack = wg_realloc_(NULL, 0, (size_t)s->cfg.max_stack_slots * sizeof *s->stack);
+  s->frames = wg_realloc_(NULL, 0, ((size_t)s->cfg.max_call_depth + 1) * sizeof *s->frames);
   if (!s->stack || !s->frames) {
     wg_store_free(s);
     return NULL;
@@ -66,7 +69,10 @@ void wg_store_free(wg_store *s) {
     wg_free_obj(t);
   }
   for (wg_global *g = s->globals, *n; g; g = n) { n = g->next; wg_free_obj(g); }
-  for (size_t k = 0; k < s->nblocks; k++) wg_free(s->blocks[k], 1);
+  for (size_t k = 0; k < s->nblocks; k++) {
+    size_t *b = (size_t *)s->blocks[k] - 1;
+    wg_free(b, *b + sizeof *b);
+  }
   wg_free_array(s->blocks, s->capblocks);
   wg_free_array(s->stack, s->cfg.max_stack_slots);
   wg_free_array(s->frames, (size_t)s->cfg.max_call_depth + 1);
@@ -82,9 +88,11 @@ void *wgw_store_alloc(wg_store *s, size_t size) {
     s->blocks = b;
     s->capblocks = cap;
   }
-  void *p = wg_alloc_array(size ? size : 1, 1);
-  if (p) s->blocks[s->nblocks++] = p;
-  return p;
+  size_t *p = wg_alloc_array(size + sizeof *p, 1);
+  if (!p) return NULL;
+  *p = size;
+  s->blocks[s->nblocks++] = p + 1;
+  return p + 1;
 }
 
 int64_t wg_store_fuel(const wg_store *s) { return s->metered ? s->fuel : -1; }
@@ -282,8 +290,9 @@ wg_global *wg_global_new(wg_store *s, wg_val init, bool mut) {
   wg_global *g = wg_new(wg_global);
   if (!g) return NULL;
   g->type = (uint8_t)init.type;
-  g->mut = mut;
+  g->mut = true;
   wg_global_set(g, init);
+  g->mut = mut;
   g->next = s->globals;
   s->globals = g;
   return g;
@@ -309,15 +318,16 @@ static wg_val val_of(uint8_t type, const uint64_t *raw) {
 wg_val wg_global_get(const wg_global *g) { return val_of(g->type, g->val); }
 
 wg_err wg_global_set(wg_global *g, wg_val v) {
-  if ((uint8_t)v.type != g->type) return WG_EINVAL;
+  if ((uint8_t)v.type != g->type || !g->mut) return WG_EINVAL;
   g->val[0] = raw_of(v);
   g->val[1] = v.type == WG_V128 ? v.of.v128[1] : 0;
   return WG_OK;
 }
 
 void *wg_memory_translate(wg_memory *mem, uint64_t offset, uint64_t len) {
+  static uint8_t empty;   /* what an empty range of an empty memory points to */
   if (!mem || offset > mem->size || len > mem->size - offset) return NULL;
-  return mem->data + offset;
+  return mem->data ? mem->data + offset : &empty;
 }
 uint64_t wg_memory_size(const wg_memory *mem) { return mem->size; }
 uint64_t wg_memory_pages(const wg_memory *mem) { return mem->size / WG_PAGE_SIZE; }
@@ -409,6 +419,7 @@ static wg_err run_start(wg_store *s, wg_func *f, wg_error *err) {
 
 wg_instance *wg_instance_new(wg_store *s, wg_module *m, wg_resolver resolve,
                              void *user, wg_error *err) {
+  wg_error_clear(err);
   wg_instance *inst = wg_new(wg_instance);
   if (!inst) return inst_fail(NULL, err, WG_ENOMEM, NULL);
   wg_module_retain(m);
@@ -572,7 +583,11 @@ wg_err wg_call(wg_store *s, wg_func *f, const wg_val *args, size_t nargs,
       return wg_error_set(&s->trap, WG_ESIGNATURE, "argument %zu has the wrong type", i);
     s->sp[i] = raw_of(args[i]);
   }
+  if (s->nested >= WG_MAX_HOST_REENTRY)   /* host re-entry uses the C stack */
+    return wg_error_set(&s->trap, WG_TRAP_STACK, NULL);
+  s->nested++;
   wg_err e = wgw_invoke(s, f);
+  s->nested--;
   if (e) return e;
   for (uint32_t i = 0; i < t->nresults; i++)
     results[i] = val_of(t->vt[t->nparams + i], &s->sp[i]);

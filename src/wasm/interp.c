@@ -61,6 +61,36 @@
     fp[ip[1]] = conv;                                                         \
     VM_NEXT(4);                                                               \
   }
+#define LOAD_X(name, T, conv)                                                 \
+  VM_CASE(name) {                                                             \
+    uint64_t ea = (uint64_t)(uint32_t)(R_I32(2) + R_I32(3)) + ip[4];          \
+    if (UNLIKELY(ea + sizeof(T) > memsize)) goto trap_memory;                 \
+    T v_;                                                                     \
+    memcpy(&v_, mem + ea, sizeof v_);                                         \
+    fp[ip[1]] = conv;                                                         \
+    VM_NEXT(5);                                                               \
+  }
+#define STORE_X(name, T)                                                      \
+  VM_CASE(name) {                                                             \
+    uint64_t ea = (uint64_t)(uint32_t)(R_I32(1) + R_I32(2)) + ip[4];          \
+    if (UNLIKELY(ea + sizeof(T) > memsize)) goto trap_memory;                 \
+    T v_ = (T)fp[ip[3]];                                                      \
+    memcpy(mem + ea, &v_, sizeof v_);                                         \
+    VM_NEXT(5);                                                               \
+  }
+
+/* Takes the branch whose offset word is at `site`. A backward branch is a
+** loop's back-edge: it charges the loop's fuel (the word before its target,
+** LOOP_HEAD's operand) and checks the interrupt word. */
+#define TAKE(site)                                                            \
+  do {                                                                        \
+    const uint32_t *s_ = (site);                                              \
+    int32_t o_ = (int32_t)*s_;                                                \
+    ip = s_ + o_;                                                             \
+    if (o_ < 0) goto backedge;                                                \
+    VM_NEXT(0);                                                               \
+  } while (0)
+
 #define STORE(name, T)                                                        \
   VM_CASE(name) {                                                             \
     uint64_t ea = (uint64_t)R_I32(1) + ip[3];                                 \
@@ -133,8 +163,21 @@ static inline uint64_t rotr64(uint64_t a, uint64_t b) {
   return (a >> b) | (a << ((64 - b) & 63));
 }
 
+/* The defined function whose code holds ip (functions are compiled in
+** order, so their code starts ascend). */
+static const wgw_func *func_at(const wg_module *m, const uint32_t *ip) {
+  uint32_t at = (uint32_t)(ip - m->code);
+  uint32_t lo = 0, hi = m->nfuncs - m->nfunc_imports;
+  while (lo < hi) {
+    uint32_t mid = (lo + hi) / 2;
+    if (m->funcs[mid].code <= at) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo ? &m->funcs[lo - 1] : NULL;
+}
+
 wg_err wgw_trap(wg_store *s, wg_err code, const wg_instance *inst,
-                const wgw_func *fn, const uint32_t *ip) {
+                const uint32_t *ip) {
   wg_error *e = &s->trap;
   if (e->code != WG_OK) return e->code;   /* a host function said more */
   e->code = code;
@@ -142,7 +185,8 @@ wg_err wgw_trap(wg_store *s, wg_err code, const wg_instance *inst,
   e->func = -1;
   e->offset = -1;
   char where[160] = "";
-  if (inst && fn) {
+  const wgw_func *fn = inst && ip ? func_at(inst->mod, ip) : NULL;
+  if (fn) {
     const wg_module *m = inst->mod;
     uint32_t idx = (uint32_t)(fn - m->funcs);
     uint32_t at = (uint32_t)(ip - m->code);
@@ -200,12 +244,9 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
   }
 
   wg_instance *inst = f->inst;
-  const wgw_func *fn = f->fn;
-  const uint32_t *code = inst->mod->code;
-  const uint32_t *ip = NULL;
+  const uint32_t *ip = inst->mod->code + f->fn->code;
   uint8_t *mem = NULL;
   uint64_t memsize = 0;
-  int64_t fuel = s->fuel;
   wg_err trapcode = WG_OK;
 
 #define RELOAD_MEM()                                                          \
@@ -214,12 +255,11 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
     else { mem = NULL; memsize = 0; }                                         \
   } while (0)
 
-  if (s->fsp >= s->frames_end || fp + fn->frame_size > s->stack_end) {
+  if (s->fsp >= s->frames_end || fp + f->fn->frame_size > s->stack_end) {
     trapcode = WG_TRAP_STACK;
     goto trap;
   }
-  *s->fsp++ = (wgw_frame){NULL, NULL, NULL, NULL};
-  ip = code + fn->code;
+  *s->fsp++ = (wgw_frame){NULL, NULL, NULL};
   RELOAD_MEM();
   VM_DISPATCH();
   {
@@ -237,18 +277,18 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
 
     /* ---- control ---- */
     VM_CASE(MOVE) { fp[ip[1]] = fp[ip[2]]; VM_NEXT(3); }
-    VM_CASE(JUMP) { ip += 1 + (int32_t)ip[1]; VM_NEXT(0); }
+    VM_CASE(JUMP) TAKE(ip + 1);
     VM_CASE(BR_Z) {
-      if (!R_I32(1)) { ip += 2 + (int32_t)ip[2]; VM_NEXT(0); }
+      if (!R_I32(1)) TAKE(ip + 2);
       VM_NEXT(3);
     }
     VM_CASE(BR_NZ) {
-      if (R_I32(1)) { ip += 2 + (int32_t)ip[2]; VM_NEXT(0); }
+      if (R_I32(1)) TAKE(ip + 2);
       VM_NEXT(3);
     }
 #define BR_CMP(name, T, op)                                                   \
     VM_CASE(name) {                                                           \
-      if ((T)R_I32(1) op (T)R_I32(2)) { ip += 3 + (int32_t)ip[3]; VM_NEXT(0); } \
+      if ((T)R_I32(1) op (T)R_I32(2)) TAKE(ip + 3);                           \
       VM_NEXT(4);                                                             \
     }
     BR_CMP(BR_EQ, uint32_t, ==)
@@ -264,19 +304,15 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
 #undef BR_CMP
     VM_CASE(BR_TBL) {
       uint32_t i = R_I32(1), n = ip[2];
-      const uint32_t *site = ip + 3 + (i < n ? i : n);
-      ip = site + (int32_t)*site;
-      VM_NEXT(0);
+      TAKE(ip + 3 + (i < n ? i : n));
     }
     VM_CASE(ENTER) {
-      fuel -= ip[1];
-      if (UNLIKELY(fuel < 0)) { trapcode = WG_TRAP_FUEL; goto trap; }
+      if (UNLIKELY((s->fuel -= ip[1]) < 0)) { trapcode = WG_TRAP_FUEL; goto trap; }
       if (UNLIKELY(atomic_load_explicit(&s->interrupt, memory_order_relaxed))) {
         trapcode = WG_TRAP_INTERRUPT;
         goto trap;
       }
-      uint32_t first = ip[2], end = ip[3];
-      if (end > first) memset(fp + first, 0, (size_t)(end - first) * sizeof *fp);
+      for (uint32_t k = ip[2], end = ip[3]; k < end; k++) fp[k] = 0;
       uint32_t nc = ip[5];
       if (nc) {
         uint64_t *cs = fp + ip[4];
@@ -286,13 +322,14 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
       VM_NEXT(7);
     }
     VM_CASE(LOOP_HEAD) {
-      fuel -= ip[1];
-      if (UNLIKELY(fuel < 0)) { trapcode = WG_TRAP_FUEL; goto trap; }
+      ip += 2;
+    backedge:
+      if (UNLIKELY((s->fuel -= ip[-1]) < 0)) { trapcode = WG_TRAP_FUEL; goto trap; }
       if (UNLIKELY(atomic_load_explicit(&s->interrupt, memory_order_relaxed))) {
         trapcode = WG_TRAP_INTERRUPT;
         goto trap;
       }
-      VM_NEXT(2);
+      VM_NEXT(0);
     }
     VM_CASE(CALL_LOCAL) {
       const wgw_func *callee = &inst->mod->funcs[ip[1]];
@@ -301,10 +338,9 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
         trapcode = WG_TRAP_STACK;
         goto trap;
       }
-      *s->fsp++ = (wgw_frame){ip + 3, fp, inst, fn};
+      *s->fsp++ = (wgw_frame){ip + 3, fp, inst};
       fp = nfp;
-      fn = callee;
-      ip = code + callee->code;
+      ip = inst->mod->code + callee->code;
       VM_NEXT(0);
     }
     {
@@ -332,12 +368,12 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
     }
     call_any:
       if (callee->host) {
-        s->fuel = fuel;
         uint64_t *saved = s->sp;
-        s->sp = fp + fn->frame_size;
+        /* the caller's frame ends below the callee's results at the latest */
+        s->sp = nfp + (callee->type.nparams > callee->type.nresults
+                           ? callee->type.nparams : callee->type.nresults);
         err = call_host(s, callee, inst, nfp);
         s->sp = saved;
-        fuel = s->fuel;
         if (UNLIKELY(err)) { trapcode = err; goto trap; }
         RELOAD_MEM();
         ip = ret;
@@ -347,12 +383,10 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
         trapcode = WG_TRAP_STACK;
         goto trap;
       }
-      *s->fsp++ = (wgw_frame){ret, fp, inst, fn};
+      *s->fsp++ = (wgw_frame){ret, fp, inst};
       fp = nfp;
       inst = callee->inst;
-      fn = callee->fn;
-      code = inst->mod->code;
-      ip = code + fn->code;
+      ip = inst->mod->code + callee->fn->code;
       RELOAD_MEM();
       VM_NEXT(0);
     }
@@ -361,12 +395,10 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
       if (!fr->ret) goto done;
       ip = fr->ret;
       fp = fr->fp;
-      fn = fr->fn;
-      if (fr->inst != inst) {
+      if (fr->inst != inst) {   /* same instance: mem and memsize are current */
         inst = fr->inst;
-        code = inst->mod->code;
+        RELOAD_MEM();
       }
-      RELOAD_MEM();
       VM_NEXT(0);
     }
     VM_CASE(TRAP) { trapcode = (wg_err)ip[1]; goto trap; }
@@ -441,6 +473,20 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
     LOAD(I64_LOAD16_U, uint16_t, v_)
     LOAD(I64_LOAD32_S, int32_t, (uint64_t)(int64_t)v_)
     LOAD(I64_LOAD32_U, uint32_t, v_)
+    LOAD_X(I32_LOAD_X, uint32_t, v_)
+    LOAD_X(I64_LOAD_X, uint64_t, v_)
+    LOAD_X(F32_LOAD_X, uint32_t, v_)
+    LOAD_X(F64_LOAD_X, uint64_t, v_)
+    LOAD_X(I32_LOAD8_U_X, uint8_t, v_)
+    LOAD_X(I32_LOAD8_S_X, int8_t, (uint32_t)(int32_t)v_)
+    LOAD_X(I32_LOAD16_U_X, uint16_t, v_)
+    LOAD_X(I32_LOAD16_S_X, int16_t, (uint32_t)(int32_t)v_)
+    STORE_X(I32_STORE_X, uint32_t)
+    STORE_X(I64_STORE_X, uint64_t)
+    STORE_X(F32_STORE_X, uint32_t)
+    STORE_X(F64_STORE_X, uint64_t)
+    STORE_X(I32_STORE8_X, uint8_t)
+    STORE_X(I32_STORE16_X, uint16_t)
     STORE(I32_STORE, uint32_t)
     STORE(I64_STORE, uint64_t)
     STORE(F32_STORE, uint32_t)
@@ -686,10 +732,9 @@ trap_overflow:
 trap_conversion:
   trapcode = WG_TRAP_CONVERSION;
 trap:
-  s->fuel = fuel < 0 ? 0 : fuel;
+  if (s->fuel < 0) s->fuel = 0;
   s->fsp = entry;
-  return wgw_trap(s, trapcode, inst, fn, ip);
+  return wgw_trap(s, trapcode, inst, ip);
 done:
-  s->fuel = fuel;
   return WG_OK;
 }

@@ -261,7 +261,6 @@ typedef struct wgw_frame {
   const uint32_t *ret;      /* NULL: return to the host */
   uint64_t *fp;
   wg_instance *inst;
-  const wgw_func *fn;
 } wgw_frame;
 
 struct wg_store {
@@ -269,6 +268,7 @@ struct wg_store {
   int64_t fuel;
   bool metered;
   atomic_uint interrupt;
+  uint32_t nested;          /* wg_call calls running (host re-entry) */
   uint64_t *stack, *stack_end, *sp;   /* sp: first free slot */
   wgw_frame *frames, *frames_end, *fsp;
   wg_error trap;
@@ -293,9 +293,9 @@ struct wg_host_call {
 
 /* Runs f with its arguments in stack slots at s->sp; results replace them. */
 wg_err wgw_invoke(wg_store *s, wg_func *f) WG_HIDDEN;
-/* Fills s->trap for a trap raised at code index ip in function fn. */
+/* Fills s->trap for a trap raised at ip in inst's code (ip may be NULL). */
 wg_err wgw_trap(wg_store *s, wg_err code, const wg_instance *inst,
-                const wgw_func *fn, const uint32_t *ip) WG_HIDDEN;
+                const uint32_t *ip) WG_HIDDEN;
 wg_err wgw_memory_grow(wg_memory *mem, uint64_t delta, uint64_t *old) WG_HIDDEN;
 wg_err wgw_table_grow(wg_table *t, uint64_t delta, uint64_t init,
                       uint64_t *old) WG_HIDDEN;
