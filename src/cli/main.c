@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/serve.h"
 
 static int cmd_version(int argc, char **argv);
 static int cmd_validate(int argc, char **argv);
@@ -36,6 +37,10 @@ static const command commands[] = {
      "run a module (for now: call one exported function)"},
     {"spectest", cmd_spectest, "[--quiet] [-v] [--strict] FILE.json",
      "run one wast2json script of the WebAssembly spec test suite"},
+    {"serve", cmd_serve, "[--config FILE] [--listen HOST:PORT] [--data-dir DIR]",
+     "run the multi-tenant sandbox HTTP API"},
+    {"audit", cmd_audit, "verify [--data-dir DIR] [--config FILE] [--file LOG]",
+     "check the audit log's hash chain"},
     {"help", cmd_help, "", "show this help"},
 };
 

@@ -14,6 +14,7 @@ static pthread_cond_t wake;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static bool started;
 static wgs_watch *watched;   /* unordered list: few runs at a time */
+static uint64_t waiting_until = UINT64_MAX;  /* the deadline it sleeps to */
 
 uint64_t wgs_now_ns(void) {
   struct timespec ts;
@@ -36,6 +37,7 @@ static void *watchdog_main(void *arg) {
         next = w->deadline_ns;
       }
     }
+    waiting_until = next;
     if (next == UINT64_MAX) {
       pthread_cond_wait(&wake, &lock);
     } else {
@@ -67,7 +69,11 @@ wg_err wgs_watch_add(wgs_watch *w) {
   w->fired = false;
   w->next = watched;
   watched = w;
-  pthread_cond_signal(&wake);
+  /* wake the thread only when it would sleep past this deadline */
+  if (w->deadline_ns < waiting_until) {
+    waiting_until = w->deadline_ns;
+    pthread_cond_signal(&wake);
+  }
   pthread_mutex_unlock(&lock);
   return WG_OK;
 }

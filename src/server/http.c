@@ -1,0 +1,517 @@
+/*
+** The HTTP layer over libmicrohttpd (epoll, a pool of HTTP threads).
+**
+** One request's life (MHD calls on_access several times per request):
+**   first call    create the srv_req, pick the route, check the key, the
+**                 tenant's rate, the media type and the declared length;
+**                 a failure is answered at once (before any body is read)
+**   body calls    append to the capped body (beyond the cap: discarded)
+**   last call     run the handler inline, or - ASYNC routes - reserve a
+**                 pool slot, suspend the connection and queue the handler;
+**                 the pool thread resumes the connection when done
+**   after resume  send the answer
+**   answer        the audit line, then the answer (send_reply)
+**   completed     metrics, free (on_completed)
+**
+** Every answer carries x-request-id (the client's when it is sane).
+*/
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "server/audit.h"
+#include "server/metrics.h"
+#include "server/pool.h"
+#include "server/srv.h"
+
+#define RESP_MAX (256u << 20)
+
+/* ------------------------------------------------------------------ */
+/* Errors and replies                                                  */
+
+static const struct {
+  int status;
+  const char *type, *code;
+} err_rows[] = {
+#define SRV__E(name, status, type, code) {status, type, code},
+    SRV_ERR_MAP(SRV__E)
+#undef SRV__E
+};
+
+int srv_err_status(srv_errcode e) { return err_rows[e].status; }
+const char *srv_err_type(srv_errcode e) { return err_rows[e].type; }
+const char *srv_err_code(srv_errcode e) { return err_rows[e].code; }
+
+json_t *srv_error_json(srv_errcode e, const char *param, const char *message) {
+  json_t *p = param ? json_string(param) : json_null();
+  return json_pack("{s{ss,ss,so,ss}}", "error", "message", message, "type",
+                   err_rows[e].type, "param", p ? p : json_null(), "code",
+                   err_rows[e].code);
+}
+
+static int dump_cb(const char *buf, size_t size, void *data) {
+  return wg_buf_append(data, buf, size) == WG_OK ? 0 : -1;
+}
+
+wg_err srv_json_dump(const json_t *j, size_t flags, wg_buf *out) {
+  if (!j) return WG_ENOMEM;
+  return json_dump_callback(j, dump_cb, out, flags) == 0 ? WG_OK : WG_ENOMEM;
+}
+
+void srv_reply_raw(srv_req *r, int status, const char *type, const void *p,
+                   size_t n) {
+  wg_buf_reset(&r->resp);
+  r->status = status;
+  r->resp_type = type;
+  if (wg_buf_append(&r->resp, p, n) != WG_OK) {
+    r->status = 500;
+    wg_buf_reset(&r->resp);
+  }
+}
+
+void srv_reply_json(srv_req *r, int status, json_t *body) {
+  wg_buf_reset(&r->resp);
+  r->status = status;
+  r->resp_type = "application/json";
+  if (srv_json_dump(body, JSON_COMPACT | JSON_PRESERVE_ORDER, &r->resp)) {
+    wg_buf_reset(&r->resp);
+    r->status = 500;
+    r->reason = err_rows[SRV_E_INTERNAL].code;
+    wg_buf_printf(&r->resp, "{\"error\":{\"message\":\"out of memory\","
+                            "\"type\":\"server_error\",\"param\":null,"
+                            "\"code\":\"internal_error\"}}");
+  }
+  json_decref(body);
+}
+
+void srv_fail(srv_req *r, srv_errcode e, const char *param, const char *fmt,
+              ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  /* The message may quote client input: keep it valid UTF-8 for JSON. */
+  if (!srv_utf8_valid((const uint8_t *)msg, strlen(msg))) {
+    snprintf(msg, sizeof msg, "%s", err_rows[e].code);
+  }
+  r->reason = err_rows[e].code;
+  srv_reply_json(r, err_rows[e].status, srv_error_json(e, param, msg));
+}
+
+json_t *srv_body_object(srv_req *r, bool empty_ok) {
+  if (r->body.len == 0 && empty_ok) return json_object();
+  json_error_t je;
+  json_t *j = json_loadb(r->body.data ? (const char *)r->body.data : "",
+                         r->body.len, JSON_REJECT_DUPLICATES, &je);
+  if (!j) {
+    srv_fail(r, SRV_E_BAD_JSON, NULL,
+             "We could not parse the JSON body of your request: %s (line "
+             "%d, column %d)", je.text, je.line, je.column);
+    return NULL;
+  }
+  if (!json_is_object(j)) {
+    json_decref(j);
+    srv_fail(r, SRV_E_BAD_REQUEST, NULL, "the body must be a JSON object");
+    return NULL;
+  }
+  return j;
+}
+
+bool srv_json_known(srv_req *r, json_t *obj, const char *const *names,
+                    const char *prefix) {
+  const char *k;
+  json_t *v;
+  json_object_foreach(obj, k, v) {
+    bool known = false;
+    for (size_t i = 0; names[i] && !known; i++) known = !strcmp(names[i], k);
+    if (!known) {
+      char param[160];
+      snprintf(param, sizeof param, "%s%.100s", prefix, k);
+      srv_fail(r, SRV_E_BAD_PARAM, param, "unknown parameter '%s'", param);
+      return false;
+    }
+  }
+  return true;
+}
+
+const char *srv_header(srv_req *r, const char *name) {
+  return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+/* ------------------------------------------------------------------ */
+/* Request set-up                                                      */
+
+static bool request_id_ok(const char *id) {
+  size_t n = strlen(id);
+  if (n == 0 || n > 64) return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = id[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+          c == ':')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+static uint64_t body_cap(srv *s, int kind) {
+  wg_config c;
+  srv_cfg_snapshot(s, &c);
+  switch (kind) {
+    case SRV_BODY_JSON: return c.max_json_bytes;
+    case SRV_BODY_MODULE: return c.max_module_bytes;
+    case SRV_BODY_MULTIPART: return c.max_multipart_bytes;
+    default: return 0;
+  }
+}
+
+/* The media type a route's body must have (NULL: any). */
+static bool media_ok(srv_req *r, const char **want) {
+  const char *ct = r->content_type;
+  switch (r->route->body) {
+    case SRV_BODY_JSON:
+      *want = "application/json";
+      return !ct || srv_media_is(ct, "application/json");
+    case SRV_BODY_MODULE:
+      *want = "application/wasm";
+      return srv_media_is(ct, "application/wasm") ||
+             srv_media_is(ct, "application/octet-stream");
+    case SRV_BODY_MULTIPART:
+      *want = "multipart/form-data";
+      return srv_media_is(ct, "multipart/form-data");
+    default:
+      return true;
+  }
+}
+
+/* Checks the declared body against the route; answers and returns false
+** when it cannot be accepted. */
+static bool check_body_headers(srv_req *r) {
+  const char *cl = srv_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+  const char *te = srv_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+  bool has_body = declared > 0 || te;
+  uint64_t cap = body_cap(r->s, r->route->body);
+  r->body.max = cap;
+  if (declared > cap) {
+    srv_fail(r, SRV_E_TOO_LARGE, NULL,
+             "the request body (%llu bytes) is larger than this route's "
+             "limit of %llu bytes", declared, (unsigned long long)cap);
+    return false;
+  }
+  const char *want;
+  if (has_body && !media_ok(r, &want)) {
+    srv_fail(r, SRV_E_MEDIA_TYPE, NULL, "the body must be %s, not '%.100s'",
+             want, r->content_type ? r->content_type : "(none)");
+    return false;
+  }
+  return true;
+}
+
+static void begin(srv_req *r, const char *url, const char *method) {
+  srv *s = r->s;
+  snprintf(r->path, sizeof r->path, "%s", url);
+  const char *cid = srv_header(r, "x-request-id");
+  if (!cid || !request_id_ok(cid) ||
+      snprintf(r->id, sizeof r->id, "%s", cid) >= (int)sizeof r->id) {
+    srv_random_id("req_", 12, r->id, sizeof r->id);
+  }
+  r->content_type = srv_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+  r->route_index = srv_nroutes;
+  int m = srv_route_match(srv_routes, srv_nroutes, method, url, &r->params,
+                          &r->route_index, r->allow, sizeof r->allow);
+  if (m == SRV_MATCH_NO_PATH) {
+    srv_fail(r, SRV_E_NO_ROUTE, NULL, "Invalid URL (%s %.200s)", method, url);
+    return;
+  }
+  if (m == SRV_MATCH_NO_METHOD) {
+    srv_fail(r, SRV_E_NO_METHOD, NULL, "Method %s is not allowed on %.200s "
+             "(allowed: %s)", method, url, r->allow);
+    return;
+  }
+  r->route = &srv_routes[r->route_index];
+  if (atomic_load(&s->draining) && r->route->auth != SRV_AUTH_NONE) {
+    srv_fail(r, SRV_E_SHUTTING_DOWN, NULL, "the server is shutting down");
+    r->retry_after_s = 1;
+    return;
+  }
+  if (r->route->auth != SRV_AUTH_NONE && !srv_authenticate(r)) return;
+  uint64_t retry_ms;
+  if (r->who.kind == SRV_WHO_TENANT &&
+      !srv_tenant_take_request(r->who.tenant, &retry_ms)) {
+    wg_quotas q;
+    srv_tenant_quotas(r->who.tenant, &q);
+    r->retry_after_s = (unsigned)((retry_ms + 999) / 1000);
+    srv_fail(r, SRV_E_RATE, NULL, "Rate limit reached for tenant %s: %llu "
+             "requests per minute. Please try again in %llums.",
+             r->who.tenant->id, (unsigned long long)q.requests_per_minute,
+             (unsigned long long)retry_ms);
+    return;
+  }
+  check_body_headers(r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Answering                                                           */
+
+static void audit_request(srv_req *r, double ms) {
+  char route[160];
+  snprintf(route, sizeof route, "%s %s", r->route->method, r->route->pattern);
+  uint8_t in[32], out[32];
+  srv_sha256(r->body.data, r->body.len, in);
+  srv_sha256(r->resp.data, r->resp.len, out);
+  const char *tenant = r->who.tenant ? r->who.tenant->id
+                       : r->audit_tenant[0] ? r->audit_tenant : NULL;
+  static const char *const who[] = {"none", "admin", "tenant"};
+  srv_audit_entry e = {
+      .request_id = r->id,
+      .tenant = tenant,
+      .key_id = r->who.key_id[0] ? r->who.key_id : NULL,
+      .principal = who[r->who.kind],
+      .route = route,
+      .path = r->path,
+      .status = r->status,
+      .module = r->module_id[0] ? r->module_id : NULL,
+      .execution = r->exec_id[0] ? r->exec_id : NULL,
+      .subject_key = r->key_id[0] ? r->key_id : NULL,
+      .input_sha256 = in,
+      .output_sha256 = out,
+      .decision = r->status < 400 ? "allow" : r->status < 500 ? "deny"
+                                                              : "error",
+      .reason = r->reason,
+      .latency_ms = ms,
+  };
+  srv_audit_write(r->s->audit, &e);
+}
+
+/* Sends the answer. Its audit line is written first: a client never sees
+** an answer that the audit log does not have. */
+static enum MHD_Result send_reply(srv_req *r) {
+  r->answered = true;
+  if (!r->status) srv_fail(r, SRV_E_INTERNAL, NULL, "no answer");
+  if (r->route && (r->route->flags & SRV_AUDIT) && !r->audited) {
+    r->audited = true;
+    audit_request(r, (double)(srv_now_ns() - r->t0_ns) * 1e-6);
+  }
+  struct MHD_Response *resp = MHD_create_response_from_buffer(
+      r->resp.len, r->resp.data ? r->resp.data : (uint8_t *)"",
+      MHD_RESPMEM_MUST_COPY);
+  if (!resp) return MHD_NO;
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                          r->resp_type ? r->resp_type : "application/json");
+  MHD_add_response_header(resp, "x-request-id", r->id);
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+  if (r->retry_after_s) {
+    char ra[24];
+    snprintf(ra, sizeof ra, "%u", r->retry_after_s);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+  }
+  if (r->status == 405 && r->allow[0]) {
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+  }
+  if (r->status == 401 && r->www_auth) {
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                            "Bearer realm=\"wasmgate\"");
+  }
+  enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status,
+                                           resp);
+  MHD_destroy_response(resp);
+  return ret;
+}
+
+static void run_job(void *arg) {
+  srv_req *r = arg;
+  r->route->handler(r);
+  if (r->holds_slot) {
+    srv_tenant_release_slot(r->who.tenant);
+    r->holds_slot = false;
+  }
+  atomic_store(&r->ready, true);
+  MHD_resume_connection(r->conn);
+}
+
+/* The whole body is in: run the handler, here or on the pool. */
+static enum MHD_Result dispatch(srv_req *r) {
+  if (r->body_too_big) {
+    srv_fail(r, SRV_E_TOO_LARGE, NULL, "the request body is larger than "
+             "this route's limit of %zu bytes", r->body.max);
+    return send_reply(r);
+  }
+  if (!(r->route->flags & SRV_ASYNC)) {
+    r->route->handler(r);
+    return send_reply(r);
+  }
+  if ((r->route->flags & SRV_EXEC) && r->who.tenant) {
+    if (!srv_tenant_acquire_slot(r->who.tenant)) {
+      wg_quotas q;
+      srv_tenant_quotas(r->who.tenant, &q);
+      r->retry_after_s = 1;
+      srv_fail(r, SRV_E_CONCURRENCY, NULL, "Too many concurrent executions "
+               "for tenant %s (the limit is %llu). Please try again.",
+               r->who.tenant->id,
+               (unsigned long long)q.concurrent_executions);
+      return send_reply(r);
+    }
+    r->holds_slot = true;
+  }
+  if (!srv_pool_reserve(r->s->pool)) {
+    if (r->holds_slot) srv_tenant_release_slot(r->who.tenant);
+    r->holds_slot = false;
+    r->retry_after_s = 1;
+    srv_fail(r, SRV_E_BUSY, NULL, "The server is busy: the execution queue "
+             "is full. Please try again.");
+    return send_reply(r);
+  }
+  r->suspended = true;
+  MHD_suspend_connection(r->conn);
+  srv_pool_submit(r->s->pool, run_job, r);
+  return MHD_YES;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *c,
+                                 const char *url, const char *method,
+                                 const char *version, const char *upload,
+                                 size_t *upload_size, void **con_cls) {
+  (void)version;
+  srv_req *r = *con_cls;
+  if (!r) {
+    r = wg_new(srv_req);
+    if (!r) return MHD_NO;
+    r->s = cls;
+    r->conn = c;
+    r->t0_ns = srv_now_ns();
+    wg_buf_init(&r->body, 0);
+    wg_buf_init(&r->resp, RESP_MAX);
+    atomic_fetch_add(&r->s->inflight, 1);
+    *con_cls = r;
+    begin(r, url, method);
+    return r->status ? send_reply(r) : MHD_YES;
+  }
+  if (*upload_size) {
+    if (!r->answered && !r->body_too_big &&
+        wg_buf_append(&r->body, upload, *upload_size) != WG_OK) {
+      r->body_too_big = true;
+      wg_buf_free(&r->body);
+    }
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  if (r->answered) return MHD_YES;
+  if (atomic_load(&r->ready)) return send_reply(r);
+  if (r->suspended) return MHD_YES;   /* spurious call while queued */
+  return dispatch(r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Completion: metrics, audit, free                                    */
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+  (void)c;
+  srv *s = cls;
+  srv_req *r = *con_cls;
+  if (!r) return;
+  *con_cls = NULL;
+  double secs = (double)(srv_now_ns() - r->t0_ns) * 1e-9;
+  srv_metrics_request(s->metrics, r->route_index, r->status, secs);
+  /* The client went away before its answer: what was done is audited. */
+  if (r->route && (r->route->flags & SRV_AUDIT) && !r->audited) {
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !r->reason) {
+      r->reason = "connection_closed";
+    }
+    audit_request(r, secs * 1e3);
+  }
+  if (r->holds_slot) srv_tenant_release_slot(r->who.tenant);
+  srv_tenant_release(r->who.tenant);
+  wg_buf_free(&r->body);
+  wg_buf_free(&r->resp);
+  wg_free_obj(r);
+  atomic_fetch_sub(&s->inflight, 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* The daemon                                                          */
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+  (void)cls;
+  char msg[512];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  size_t n = strlen(msg);
+  while (n > 0 && msg[n - 1] == '\n') msg[--n] = 0;
+  fprintf(stderr, "wasmgate: http: %s\n", msg);
+}
+
+static wg_err resolve(const wg_config *c, struct sockaddr_storage *ss,
+                      bool *v6, wg_error *err) {
+  struct addrinfo hints, *res = NULL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  char port[8];
+  snprintf(port, sizeof port, "%u", (unsigned)c->listen_port);
+  int rc = getaddrinfo(c->listen_host[0] ? c->listen_host : NULL, port,
+                       &hints, &res);
+  if (rc != 0 || !res) {
+    return wg_error_set(err, WG_EINVAL, "cannot resolve '%s': %s",
+                        c->listen_host, gai_strerror(rc));
+  }
+  memset(ss, 0, sizeof *ss);
+  memcpy(ss, res->ai_addr, res->ai_addrlen);
+  *v6 = res->ai_family == AF_INET6;
+  freeaddrinfo(res);
+  return WG_OK;
+}
+
+wg_err srv_http_start(srv *s, wg_error *err) {
+  struct sockaddr_storage ss;
+  bool v6 = false;
+  wg_err e = resolve(&s->cfg, &ss, &v6, err);
+  if (e) return e;
+  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                   MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+  s->daemon = MHD_start_daemon(
+      flags, s->cfg.listen_port, NULL, NULL, on_access, s,
+      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.http_threads,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.connection_timeout_s,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      (unsigned)s->cfg.max_connections_per_ip,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->cfg.max_header_bytes,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+      MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+      MHD_OPTION_STRICT_FOR_CLIENT, 1,
+      MHD_OPTION_END);
+  if (!s->daemon) {
+    return wg_error_set(err, WG_EIO, "cannot listen on %s:%u (in use, or "
+                        "not a local address?)", s->cfg.listen_host,
+                        (unsigned)s->cfg.listen_port);
+  }
+  return WG_OK;
+}
+
+uint16_t srv_http_port(srv *s) {
+  const union MHD_DaemonInfo *i =
+      MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+  return i ? i->port : 0;
+}
+
+void srv_http_quiesce(srv *s) {
+  MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+  if (fd != MHD_INVALID_SOCKET) close(fd);
+}
+
+void srv_http_stop(srv *s) {
+  if (s->daemon) MHD_stop_daemon(s->daemon);
+  s->daemon = NULL;
+}

@@ -1,0 +1,84 @@
+"""SIGTERM while busy: no new connections, running and queued executions
+finish and are answered, the audit log is whole, exit code 0."""
+import signal
+import socket
+import threading
+import time
+import unittest
+
+from wgtest import Server, guest, main
+
+
+class ShutdownTest(unittest.TestCase):
+    def test_sigterm_while_busy(self):
+        with Server("executor:\n  shutdown_grace_ms: 10000\n") as s:
+            key = s.tenant("late", max_fuel=10 ** 15)
+            loop = s.upload(key, guest("loop"))
+            echo = s.upload(key, guest("echo"))
+            results = []
+
+            def run(spec, mid):
+                try:
+                    results.append(s.run(key, mid, spec))
+                except Exception as e:
+                    results.append(e)
+            ts = [threading.Thread(target=run, args=(
+                {"limits": {"timeout_ms": 700}}, loop)) for _ in range(4)]
+            ts += [threading.Thread(target=run, args=({"stdin": "x"}, echo))
+                   for _ in range(4)]
+            for t in ts:
+                t.start()
+            time.sleep(0.3)            # 2 loops run, the rest are queued
+            t0 = time.monotonic()
+            s.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.2)
+            # the listening socket is closed
+            with self.assertRaises(OSError):
+                c = socket.create_connection(("127.0.0.1", s.port), 1)
+                c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                if not c.recv(100):
+                    raise ConnectionResetError()
+            for t in ts:
+                t.join(30)
+            rc = s.proc.wait(30)
+            elapsed = time.monotonic() - t0
+            self.assertEqual(rc, 0, s.log)
+            self.assertLess(elapsed, 10)
+            self.assertEqual(len(results), 8)
+            for r in results:
+                self.assertNotIsInstance(r, Exception, r)
+                self.assertEqual(r.status, 200, r)
+            limits = sorted(str(r.json()["limit"]) for r in results)
+            self.assertEqual(limits, ["None"] * 4 + ["timeout"] * 4)
+            self.assertIn("wasmgate: stopped", s.log)
+            rc, out = s.audit_verify()
+            self.assertEqual(rc, 0, out)
+            execs = [l for l in s.audit_lines()
+                     if l["route"].endswith("/executions")]
+            self.assertEqual(len(execs), 8)
+            self.assertTrue(all(l["status"] == 200 for l in execs))
+
+    def test_new_requests_during_drain_get_503(self):
+        with Server("executor:\n  shutdown_grace_ms: 10000\n") as s:
+            key = s.tenant("drain", max_fuel=10 ** 15)
+            loop = s.upload(key, guest("loop"))
+            t = threading.Thread(target=s.run, args=(
+                key, loop, {"limits": {"timeout_ms": 800}}))
+            t.start()
+            time.sleep(0.2)
+            # a kept-alive connection opened before the signal
+            c = socket.create_connection(("127.0.0.1", s.port), 5)
+            s.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.2)
+            c.sendall(("GET /v1/modules HTTP/1.1\r\nHost: x\r\n"
+                       "Authorization: Bearer %s\r\n\r\n" % key).encode())
+            data = c.recv(4096).decode()
+            c.close()
+            self.assertTrue(data.startswith("HTTP/1.1 503"), data)
+            self.assertIn('"code":"shutting_down"', data)
+            t.join()
+            self.assertEqual(s.proc.wait(30), 0)
+
+
+if __name__ == "__main__":
+    main()
