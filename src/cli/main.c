@@ -8,7 +8,8 @@
 **        spectest: at least one test failed
 **   2    usage error (unknown command or option, bad argument)
 **   134  the guest trapped (128 + SIGABRT, as a native abort would)
-** `run` will later also return the guest's own exit code (WASI proc_exit).
+** `run` also exits with the guest's own code (0..124) and with 135..140 when
+** a limit ended the run: the full table is at the top of run.c.
 */
 #include <stdio.h>
 #include <string.h>
@@ -33,8 +34,10 @@ static const command commands[] = {
     {"inspect", cmd_inspect, "FILE.wasm [--json]",
      "show imports, exports, memories, tables, globals, custom sections"},
     {"run", cmd_run,
-     "[--invoke FUNC] [--fuel N] [--max-memory SIZE] FILE.wasm [ARGS...]",
-     "run a module (for now: call one exported function)"},
+     "[--dir HOST::GUEST[:ro]] [--env K=V] [--fuel N] [--max-memory SIZE] "
+     "[--timeout DURATION] [--stdin FILE] [--invoke FUNC] [--json] "
+     "FILE.wasm [ARGS...]",
+     "run a WASI command or one exported function under limits"},
     {"spectest", cmd_spectest, "[--quiet] [-v] [--strict] FILE.json",
      "run one wast2json script of the WebAssembly spec test suite"},
     {"serve", cmd_serve, "[--config FILE] [--listen HOST:PORT] [--data-dir DIR]",
