@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main command: installs what is missing, builds build/ (RelWithDebInfo)
-# and runs wasmgate with the given arguments (default: `version`).
-#   bash tools/run.sh                      # wasmgate version
+# and runs wasmgate with the given arguments (default: `serve`, the main job,
+# on the embedded defaults: 127.0.0.1:8080 and ./wasmgate-data).
+#   bash tools/run.sh                      # wasmgate serve
 #   bash tools/run.sh run module.wasm      # any wasmgate subcommand
 # Setup and build output go to stderr; stdout is wasmgate's own.
 set -euo pipefail
@@ -22,6 +23,6 @@ cmake --build build --target wasmgate >&2
 bin=build/wasmgate
 [[ -x $bin ]] || bin=build/src/cli/wasmgate
 if (($# == 0)); then
-  set -- version
+  set -- serve
 fi
 exec "$bin" "$@"

@@ -17,7 +17,7 @@ PACKAGES=(
   libyaml-dev libsqlite3-dev libhiredis-dev redis-server libssl-dev
   libpcre2-dev libseccomp-dev
   # test and benchmark tools
-  valgrind wrk hyperfine python3
+  valgrind wrk hyperfine time python3
 )
 
 missing=()

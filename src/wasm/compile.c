@@ -501,6 +501,7 @@ static bool last_is_fusable(const comp *c) {
 static bool writes_word1(uint32_t op) {
   const wgw_opinfo *oi = &wgw_ops[op];
   if (oi->sig[0] && strchr(oi->sig, ':')[1]) return true;   /* numeric, loads */
+  if (op >= WGOP_I32_LOAD_X && op <= WGOP_I32_LOAD16_S_X) return true;
   return op == WGOP_GLOBAL_GET || op == WGOP_SELECT || op == WGOP_MOVE;
 }
 
