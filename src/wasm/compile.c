@@ -75,6 +75,8 @@ typedef struct comp {
   uint64_t consts[MAX_CONSTS];
   uint32_t nconsts;
   uint32_t *ssites;         /* code words naming a slot, patched at the end */
+  uint32_t *calls;          /* CALL_LOCAL callee words, patched at the end */
+  size_t ncalls, cap_calls;
   size_t nssites, cap_ssites;
   size_t last_start;        /* start of the last instruction emitted */
   size_t barrier;           /* a label stands at this code index */
@@ -815,7 +817,13 @@ static wg_err do_call(comp *c, uint32_t funcidx) {
   TRY(push_types(c, ft->vt + ft->nparams, ft->nresults));
   if (!live(c)) return WG_OK;
   TRY(note_trap(c));
-  if (funcidx >= c->m->nfunc_imports) EMIT(2, WGOP_CALL_LOCAL, funcidx - c->m->nfunc_imports, base);
+  if (funcidx >= c->m->nfunc_imports) {
+    /* the callee's code offset and frame size are filled in once every
+    ** function is compiled (wgw_compile) */
+    EMIT(2, WGOP_CALL_LOCAL, funcidx - c->m->nfunc_imports, base, 0);
+    TRY(GROW(c->calls, c->cap_calls, c->ncalls + 1));
+    c->calls[c->ncalls++] = (uint32_t)c->ncode - 3;
+  }
   else EMIT(2, WGOP_CALL_FUNC, funcidx, base);
   return WG_OK;
 }
@@ -1276,6 +1284,12 @@ wg_err wgw_compile(wg_module *m, wg_error *err) {
     err->section = 10;
   }
   if (!e) {
+    for (size_t k = 0; k < c->ncalls; k++) {
+      uint32_t *w = &c->code[c->calls[k]];
+      const wgw_func *callee = &m->funcs[w[0]];
+      w[0] = callee->code;
+      w[2] = callee->frame_size;
+    }
     /* shrink to fit: the module keeps the code for its lifetime */
     size_t n = c->ncode ? c->ncode : 1;
     uint32_t *code = wg_grow_array(c->code, c->cap_code, n, sizeof *code);
@@ -1290,6 +1304,7 @@ wg_err wgw_compile(wg_module *m, wg_error *err) {
   wg_free(c->code, c->cap_code * sizeof *c->code);
   wg_free(c->traps, c->cap_traps * sizeof *c->traps);
   wg_free(c->ssites, c->cap_ssites * sizeof *c->ssites);
+  wg_free(c->calls, c->cap_calls * sizeof *c->calls);
   wg_free(c->vals, c->cap_vals);
   wg_free(c->eslots, c->cap_eslots * sizeof *c->eslots);
   wg_free(c->ctls, c->cap_ctls * sizeof *c->ctls);

@@ -332,15 +332,14 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
       VM_NEXT(0);
     }
     VM_CASE(CALL_LOCAL) {
-      const wgw_func *callee = &inst->mod->funcs[ip[1]];
       uint64_t *nfp = fp + ip[2];
-      if (UNLIKELY(s->fsp >= s->frames_end || nfp + callee->frame_size > s->stack_end)) {
+      if (UNLIKELY(s->fsp >= s->frames_end || nfp + ip[3] > s->stack_end)) {
         trapcode = WG_TRAP_STACK;
         goto trap;
       }
-      *s->fsp++ = (wgw_frame){ip + 3, fp, inst};
+      *s->fsp++ = (wgw_frame){ip + 4, fp, inst};
       fp = nfp;
-      ip = inst->mod->code + callee->code;
+      ip = inst->mod->code + ip[1];
       VM_NEXT(0);
     }
     {
