@@ -398,6 +398,10 @@ static wg_err emit_return(comp *c) {
   uint32_t n = c->ctls[0].nresults;
   for (uint32_t i = c->height - n; i < c->height; i++)
     if (is_local(c, c->eslots[i])) TRY(materialize(c, i));
+  if (n == 1) {
+    EMIT(1, WGOP_RET1, c->eslots[c->height - 1]);
+    return WG_OK;
+  }
   /* slot i here is absolute (not an operand slot): only src is patched */
   for (uint32_t i = 0; i < n; i++) EMIT(2, WGOP_MOVE, i, c->eslots[c->height - n + i]);
   EMIT(0, WGOP_RET);
@@ -504,6 +508,7 @@ static bool writes_word1(uint32_t op) {
   const wgw_opinfo *oi = &wgw_ops[op];
   if (oi->sig[0] && strchr(oi->sig, ':')[1]) return true;   /* numeric, loads */
   if (op >= WGOP_I32_LOAD_X && op <= WGOP_I32_LOAD16_S_X) return true;
+  if (op >= WGOP_ADD_ADD && op <= WGOP_XOR_XOR) return true;   /* fused pairs */
   return op == WGOP_GLOBAL_GET || op == WGOP_SELECT || op == WGOP_MOVE;
 }
 
@@ -525,6 +530,29 @@ static uint32_t indexed_access(uint32_t op) {
     case WGOP_I32_STORE8: return WGOP_I32_STORE8_X;
     case WGOP_I32_STORE16: return WGOP_I32_STORE16_X;
     default: return 0;
+  }
+}
+
+/* Pairs of binary operations fused into one instruction when the first's
+** result goes straight into the second (chosen from instruction-pair counts
+** of bench/: address arithmetic, bit-field extraction, hash rounds). */
+static uint32_t fused_binop(uint32_t first, uint32_t second) {
+  switch (second) {
+    case WGOP_I32_ADD:
+      if (first == WGOP_I32_ADD) return WGOP_ADD_ADD;
+      if (first == WGOP_I32_SHL) return WGOP_SHL_ADD;
+      if (first == WGOP_I32_MUL) return WGOP_MUL_ADD;
+      return 0;
+    case WGOP_I32_AND:
+      if (first == WGOP_I32_SHR_U) return WGOP_SHRU_AND;
+      return 0;
+    case WGOP_I32_XOR:
+      if (first == WGOP_I32_ROTL) return WGOP_ROTL_XOR;
+      if (first == WGOP_I32_SHL) return WGOP_SHL_XOR;
+      if (first == WGOP_I32_XOR) return WGOP_XOR_XOR;
+      return 0;
+    default:
+      return 0;
   }
 }
 
@@ -571,6 +599,20 @@ static wg_err simple_op(comp *c, uint32_t op) {
   }
   if (oi->trap) TRY(note_trap(c));
   if (np == 2) {
+    /* the result of the binary operation just before, consumed here: one
+    ** instruction (both second operations are commutative) */
+    uint32_t f = fused_binop(c->last_op, op);
+    if (f && c->ncode > c->last_start && c->barrier != c->ncode) {
+      uint32_t prev = c->code[c->last_start + 1];
+      bool own = prev >= c->nl && !(prev & CONST_TAG);  /* not a local's */
+      int k = !own ? -1 : in[0] == prev ? 0 : in[1] == prev ? 1 : -1;
+      if (k >= 0) {
+        uint32_t a = c->code[c->last_start + 2], b = c->code[c->last_start + 3];
+        unemit_last(c);
+        EMIT(15, f, dst, a, b, in[1 - k]);
+        return WG_OK;
+      }
+    }
     EMIT(7, op, dst, in[0], in[1]);
   } else {
     EMIT(3, op, dst, in[0]);
@@ -592,6 +634,7 @@ static uint32_t fused_branch(uint32_t cmp, bool inv) {
     case WGOP_I32_LE_U: return inv ? WGOP_BR_GT_U : WGOP_BR_LE_U;
     case WGOP_I32_GE_S: return inv ? WGOP_BR_LT_S : WGOP_BR_GE_S;
     case WGOP_I32_GE_U: return inv ? WGOP_BR_LT_U : WGOP_BR_GE_U;
+    case WGOP_I32_AND: return inv ? WGOP_BR_ANDZ : WGOP_BR_ANDNZ;
     default: return 0;
   }
 }

@@ -301,6 +301,14 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
     BR_CMP(BR_LE_U, uint32_t, <=)
     BR_CMP(BR_GE_S, int32_t, >=)
     BR_CMP(BR_GE_U, uint32_t, >=)
+    VM_CASE(BR_ANDNZ) {
+      if (R_I32(1) & R_I32(2)) TAKE(ip + 3);
+      VM_NEXT(4);
+    }
+    VM_CASE(BR_ANDZ) {
+      if (!(R_I32(1) & R_I32(2))) TAKE(ip + 3);
+      VM_NEXT(4);
+    }
 #undef BR_CMP
     VM_CASE(BR_TBL) {
       uint32_t i = R_I32(1), n = ip[2];
@@ -400,6 +408,32 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
       }
       VM_NEXT(0);
     }
+    VM_CASE(RET1) {
+      fp[0] = fp[ip[1]];
+      wgw_frame *fr = --s->fsp;
+      if (!fr->ret) goto done;
+      ip = fr->ret;
+      fp = fr->fp;
+      if (fr->inst != inst) {
+        inst = fr->inst;
+        RELOAD_MEM();
+      }
+      VM_NEXT(0);
+    }
+#define FUSED(name, expr)                                                     \
+    VM_CASE(name) {                                                           \
+      uint32_t a = R_I32(2), b = R_I32(3), c = R_I32(4);                      \
+      W_I32(1, expr);                                                         \
+      VM_NEXT(5);                                                             \
+    }
+    FUSED(ADD_ADD, a + b + c)
+    FUSED(SHL_ADD, (a << (b & 31)) + c)
+    FUSED(MUL_ADD, a * b + c)
+    FUSED(SHRU_AND, (a >> (b & 31)) & c)
+    FUSED(ROTL_XOR, rotl32(a, b) ^ c)
+    FUSED(SHL_XOR, (a << (b & 31)) ^ c)
+    FUSED(XOR_XOR, a ^ b ^ c)
+#undef FUSED
     VM_CASE(TRAP) { trapcode = (wg_err)ip[1]; goto trap; }
     VM_CASE(SELECT) { fp[ip[1]] = R_I32(4) ? fp[ip[2]] : fp[ip[3]]; VM_NEXT(5); }
 
