@@ -144,6 +144,8 @@ wg_name wg_module_custom(const wg_module *m, uint32_t i, const uint8_t **data,
                          size_t *len);
 /* Size in bytes of the module as loaded (the binary). */
 size_t wg_module_size(const wg_module *m);
+/* The module's binary (its own copy, valid while m lives). */
+const uint8_t *wg_module_bytes(const wg_module *m);
 
 /* ------------------------------------------------------------------ */
 /* Stores, limits, fuel, interrupts                                    */

@@ -148,3 +148,4 @@ wg_name wg_module_custom(const wg_module *m, uint32_t i, const uint8_t **data,
 }
 
 size_t wg_module_size(const wg_module *m) { return m->size; }
+const uint8_t *wg_module_bytes(const wg_module *m) { return m->bytes; }

@@ -383,6 +383,23 @@ static wg_err emit_moves(comp *c, uint32_t dst_h, uint32_t n) {
   return WG_OK;
 }
 
+/* Emits an unconditional jump (offset word left 0); *site is the index of
+** its offset word. A MOVE just before, with no label between, is fused. */
+static wg_err emit_jump(comp *c, uint32_t *site) {
+  wg_err e;
+  if (c->last_op == WGOP_MOVE && c->ncode > c->last_start &&
+      c->last_start + 3 == c->ncode && c->barrier != c->ncode) {
+    uint32_t d = c->code[c->last_start + 1], src = c->code[c->last_start + 2];
+    bool dslot = c->nssites >= 2 && c->ssites[c->nssites - 2] == c->last_start + 1;
+    unemit_last(c);
+    EMIT(dslot ? 3 : 2, WGOP_MOVE_JUMP, d, src, 0);
+  } else {
+    EMIT(0, WGOP_JUMP, 0);
+  }
+  *site = (uint32_t)c->ncode - 1;
+  return WG_OK;
+}
+
 static bool needs_moves(const comp *c, const ctl *l) {
   uint32_t n = label_arity(l);
   if (l->kind == CTL_FUNC) return true;
@@ -413,8 +430,8 @@ static wg_err emit_branch(comp *c, ctl *l) {
   wg_err e;
   if (l->kind == CTL_FUNC) return emit_return(c);
   TRY(emit_moves(c, l->height, label_arity(l)));
-  EMIT(0, WGOP_JUMP, 0);
-  uint32_t site = (uint32_t)c->ncode - 1;
+  uint32_t site = 0;
+  TRY(emit_jump(c, &site));
   if (l->kind == CTL_LOOP) c->code[site] = (uint32_t)((int32_t)l->head - (int32_t)site);
   else link_forward(c, l, site);
   return WG_OK;
@@ -508,7 +525,7 @@ static bool writes_word1(uint32_t op) {
   const wgw_opinfo *oi = &wgw_ops[op];
   if (oi->sig[0] && strchr(oi->sig, ':')[1]) return true;   /* numeric, loads */
   if (op >= WGOP_I32_LOAD_X && op <= WGOP_I32_LOAD16_S_X) return true;
-  if (op >= WGOP_ADD_ADD && op <= WGOP_XOR_XOR) return true;   /* fused pairs */
+  if (op >= WGOP_ADD_ADD && op <= WGOP_SHL_SHRS) return true;  /* fused pairs */
   return op == WGOP_GLOBAL_GET || op == WGOP_SELECT || op == WGOP_MOVE;
 }
 
@@ -545,6 +562,9 @@ static uint32_t fused_binop(uint32_t first, uint32_t second) {
       return 0;
     case WGOP_I32_AND:
       if (first == WGOP_I32_SHR_U) return WGOP_SHRU_AND;
+      return 0;
+    case WGOP_I32_SHR_S:   /* only with the first result shifted (k == 0) */
+      if (first == WGOP_I32_SHL) return WGOP_SHL_SHRS;
       return 0;
     case WGOP_I32_XOR:
       if (first == WGOP_I32_ROTL) return WGOP_ROTL_XOR;
@@ -606,6 +626,7 @@ static wg_err simple_op(comp *c, uint32_t op) {
       uint32_t prev = c->code[c->last_start + 1];
       bool own = prev >= c->nl && !(prev & CONST_TAG);  /* not a local's */
       int k = !own ? -1 : in[0] == prev ? 0 : in[1] == prev ? 1 : -1;
+      if (f == WGOP_SHL_SHRS && k != 0) k = -1;   /* not commutative */
       if (k >= 0) {
         uint32_t a = c->code[c->last_start + 2], b = c->code[c->last_start + 3];
         unemit_last(c);
@@ -659,6 +680,16 @@ static wg_err emit_cond_branch(comp *c, uint32_t cond, bool inv, uint32_t *site)
       EMIT(3, f, a, b, 0);
       *site = (uint32_t)c->ncode - 1;
     }
+    return WG_OK;
+  }
+  /* an i32.add whose result (kept: it may be a local's, through tee) is
+  ** tested: a counting loop's decrement and test */
+  if (c->last_op == WGOP_I32_ADD && c->ncode > c->last_start &&
+      c->barrier != c->ncode && c->code[c->last_start + 1] == cond) {
+    uint32_t a = c->code[c->last_start + 2], b = c->code[c->last_start + 3];
+    unemit_last(c);
+    EMIT(7, inv ? WGOP_ADD_BR_Z : WGOP_ADD_BR_NZ, cond, a, b, 0);
+    *site = (uint32_t)c->ncode - 1;
     return WG_OK;
   }
   EMIT(1, inv ? WGOP_BR_Z : WGOP_BR_NZ, cond, 0);
@@ -719,8 +750,9 @@ static wg_err op_else(comp *c) {
   if (t->kind != CTL_IF) return fail(c, "else without a matching if");
   TRY(close_results(c, t));
   if (live(c)) {
-    EMIT(0, WGOP_JUMP, 0);
-    link_forward(c, t, (uint32_t)c->ncode - 1);
+    uint32_t site = 0;
+    TRY(emit_jump(c, &site));
+    link_forward(c, t, site);
   }
   if (t->else_site) {
     patch_site(c, t->else_site - 1);

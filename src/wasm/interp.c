@@ -278,6 +278,10 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
     /* ---- control ---- */
     VM_CASE(MOVE) { fp[ip[1]] = fp[ip[2]]; VM_NEXT(3); }
     VM_CASE(JUMP) TAKE(ip + 1);
+    VM_CASE(MOVE_JUMP) {
+      fp[ip[1]] = fp[ip[2]];
+      TAKE(ip + 3);
+    }
     VM_CASE(BR_Z) {
       if (!R_I32(1)) TAKE(ip + 2);
       VM_NEXT(3);
@@ -301,6 +305,18 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
     BR_CMP(BR_LE_U, uint32_t, <=)
     BR_CMP(BR_GE_S, int32_t, >=)
     BR_CMP(BR_GE_U, uint32_t, >=)
+    VM_CASE(ADD_BR_NZ) {
+      uint32_t v = R_I32(2) + R_I32(3);
+      W_I32(1, v);
+      if (v) TAKE(ip + 4);
+      VM_NEXT(5);
+    }
+    VM_CASE(ADD_BR_Z) {
+      uint32_t v = R_I32(2) + R_I32(3);
+      W_I32(1, v);
+      if (!v) TAKE(ip + 4);
+      VM_NEXT(5);
+    }
     VM_CASE(BR_ANDNZ) {
       if (R_I32(1) & R_I32(2)) TAKE(ip + 3);
       VM_NEXT(4);
@@ -433,6 +449,7 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
     FUSED(ROTL_XOR, rotl32(a, b) ^ c)
     FUSED(SHL_XOR, (a << (b & 31)) ^ c)
     FUSED(XOR_XOR, a ^ b ^ c)
+    FUSED(SHL_SHRS, (uint32_t)((int32_t)(a << (b & 31)) >> (c & 31)))
 #undef FUSED
     VM_CASE(TRAP) { trapcode = (wg_err)ip[1]; goto trap; }
     VM_CASE(SELECT) { fp[ip[1]] = R_I32(4) ? fp[ip[2]] : fp[ip[3]]; VM_NEXT(5); }

@@ -105,3 +105,28 @@
 (assert_return (invoke "set_while_read" (i32.const 10)) (i32.const -1))
 (assert_return (invoke "ret_param" (i32.const 1) (i32.const 2)) (i32.const 2))
 (assert_return (invoke "ret_two" (i32.const 1) (i32.const 2)) (i32.const 2) (i32.const 1))
+
+(module
+  (func (export "shl_shrs") (param i32) (result i32)
+    (i32.shr_s (i32.shl (local.get 0) (i32.const 24)) (i32.const 24)))
+  ;; shr_s with the shl result as the shift count: not the fused form
+  (func (export "shrs_by_shl") (param i32 i32) (result i32)
+    (i32.shr_s (local.get 1) (i32.shl (local.get 0) (i32.const 1))))
+  ;; a counting loop: decrement through tee, then test
+  (func (export "count_down") (param i32) (result i32)
+    (local i32)
+    (block (loop
+      (br_if 1 (i32.eqz (local.get 0)))
+      (local.set 1 (i32.add (local.get 1) (i32.const 3)))
+      (br_if 0 (local.tee 0 (i32.add (local.get 0) (i32.const -1))))))
+    (local.get 1))
+  (func (export "add_br_unless") (param i32 i32) (result i32)
+    (if (result i32) (i32.add (local.get 0) (local.get 1)) (then (i32.const 1)) (else (i32.const 0))))
+)
+(assert_return (invoke "shl_shrs" (i32.const 0x80)) (i32.const -128))
+(assert_return (invoke "shl_shrs" (i32.const 0x17f)) (i32.const 127))
+(assert_return (invoke "shrs_by_shl" (i32.const 2) (i32.const -64)) (i32.const -4))
+(assert_return (invoke "count_down" (i32.const 5)) (i32.const 15))
+(assert_return (invoke "count_down" (i32.const 0)) (i32.const 0))
+(assert_return (invoke "add_br_unless" (i32.const 1) (i32.const -1)) (i32.const 0))
+(assert_return (invoke "add_br_unless" (i32.const 1) (i32.const 1)) (i32.const 1))
