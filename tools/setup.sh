@@ -15,7 +15,7 @@ PACKAGES=(
   # libraries (see DESIGN.md, "Dependencies")
   libcmocka-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev
   libyaml-dev libsqlite3-dev libhiredis-dev redis-server libssl-dev
-  libpcre2-dev libseccomp-dev
+  libpcre2-dev libseccomp-dev zlib1g-dev
   # test and benchmark tools
   valgrind wrk hyperfine time python3
 )
@@ -28,8 +28,21 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
+# The OPA JavaScript SDK for bench/policy_bench.py (pinned by its
+# package-lock.json; needs Node 20 + npm, skipped without them).
+opa_js() {
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/bench/opa-js"
+  if [[ -d "$dir/node_modules/@open-policy-agent/opa-wasm" ]]; then return; fi
+  if command -v npm >/dev/null 2>&1; then
+    (cd "$dir" && npm ci --no-audit --no-fund --silent) ||
+      echo "setup: npm ci in bench/opa-js failed (benchmark only)" >&2
+  fi
+}
+
 if ((${#missing[@]} == 0)); then
   echo "setup: all ${#PACKAGES[@]} packages present"
+  opa_js
   exit 0
 fi
 
@@ -49,3 +62,4 @@ export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
   apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
 echo "setup: done"
+opa_js

@@ -52,9 +52,11 @@ typedef struct wg_exec_limits {
 } wg_exec_limits;
 
 typedef struct wg_exec_dir {
-  const char *host_path;
+  const char *host_path;      /* NULL: host_fd */
   const char *guest_path;
   bool readonly;
+  int host_fd;                /* with host_path NULL: an open directory fd
+                                 (borrowed; duplicated for the run) */
 } wg_exec_dir;
 
 typedef struct wg_exec_request {

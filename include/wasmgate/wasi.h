@@ -70,9 +70,13 @@
 /* Configuration                                                       */
 
 typedef struct wg_wasi_preopen {
-  const char *host_path;   /* directory on the host, opened by wg_wasi_new */
+  const char *host_path;   /* directory on the host, opened by wg_wasi_new;
+                              NULL: use host_fd */
   const char *guest_path;  /* its name for the guest, e.g. "/" or "/data" */
   bool readonly;           /* no write of any kind through it (rights) */
+  int host_fd;             /* with host_path NULL: an open directory fd,
+                              duplicated by wg_wasi_new (the caller keeps
+                              and closes its own) */
 } wg_wasi_preopen;
 
 typedef struct wg_wasi_config {

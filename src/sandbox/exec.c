@@ -130,7 +130,7 @@ wg_err wg_exec_run(const wg_exec_request *req, wg_exec_result *res) {
   }
   for (size_t i = 0; i < req->ndirs; i++)
     pre[i] = (wg_wasi_preopen){req->dirs[i].host_path, req->dirs[i].guest_path,
-                               req->dirs[i].readonly};
+                               req->dirs[i].readonly, req->dirs[i].host_fd};
   wg_wasi_config wc;
   wg_wasi_config_init(&wc);
   wc.argv = req->argv;

@@ -5,6 +5,7 @@
 #define WG_SANDBOX_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "wasmgate/engine.h"
@@ -25,5 +26,12 @@ uint64_t wgs_now_ns(void);
 wg_err wgs_watch_add(wgs_watch *w);
 /* Stops watching w; returns whether its deadline fired. */
 bool wgs_watch_remove(wgs_watch *w);
+/* Starts the watchdog thread now (workers do so before installing their
+** seccomp filter). False when it could not be started. */
+bool wgs_watchdog_start(void);
+
+/* Installs the worker's seccomp allowlist (seccomp.c) in this process;
+** why gets a message on failure. */
+wg_err wgs_seccomp_install(char *why, size_t whysize);
 
 #endif

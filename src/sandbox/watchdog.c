@@ -89,3 +89,8 @@ bool wgs_watch_remove(wgs_watch *w) {
   pthread_mutex_unlock(&lock);
   return fired;
 }
+
+bool wgs_watchdog_start(void) {
+  pthread_once(&once, start);
+  return started;
+}

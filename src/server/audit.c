@@ -110,7 +110,17 @@ static void build_body(wg_buf *b, const srv_audit_entry *e) {
   put_str(b, e->decision);
   wg_buf_append(b, ",\"reason\":", 10);
   put_str(b, e->reason);
+  if (e->policy) {
+    wg_buf_append(b, ",\"policy\":", 10);
+    put_str(b, e->policy);
+    wg_buf_printf(b, ",\"policy_version\":%llu",
+                  (unsigned long long)e->policy_version);
+  }
   wg_buf_printf(b, ",\"latency_ms\":%.3f", e->latency_ms);
+  if (e->gateway) {
+    wg_buf_append(b, ",\"gateway\":", 11);
+    wg_buf_append(b, e->gateway, strlen(e->gateway));
+  }
 }
 
 static bool write_all(int fd, const void *p, size_t n) {

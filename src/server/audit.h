@@ -38,7 +38,12 @@ typedef struct srv_audit_entry {
   const uint8_t *output_sha256;/* 32 bytes: the response body, or NULL */
   const char *decision;        /* "allow", "deny" or "error" */
   const char *reason;          /* the error code, or NULL */
+  const char *policy;           /* the policy that decided, or NULL (then
+                                   the line has no policy members) */
+  uint64_t policy_version;
   double latency_ms;
+  const char *gateway;         /* gateway routes: a compact JSON object
+                                  (model, deployment, tokens, ...) or NULL */
 } srv_audit_entry;
 
 /* Opens (creating) the log at path and resumes its chain from its last

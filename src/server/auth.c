@@ -256,10 +256,37 @@ bool srv_authenticate(srv_req *r) {
     srv_fail(r, SRV_E_FORBIDDEN, NULL, "this route needs the admin key");
     return false;
   }
+  if (need == SRV_AUTH_POLICY && r->who.kind == SRV_WHO_TENANT &&
+      !srv_key_has_scope(s, r->who.key_id, "policy")) {
+    srv_fail(r, SRV_E_FORBIDDEN, NULL, "this route needs the admin key or a "
+             "tenant key with the 'policy' scope");
+    return false;
+  }
   if (need == SRV_AUTH_TENANT && r->who.kind != SRV_WHO_TENANT) {
     srv_fail(r, SRV_E_FORBIDDEN, NULL, "this route needs a tenant key; the "
              "admin key only manages tenants and keys");
     return false;
   }
   return true;
+}
+
+/* Key scopes live in the store's meta table ("key_scopes:<key id>" ->
+** "policy"), set once when the key is created. */
+bool srv_key_has_scope(srv *s, const char *key_id, const char *scope) {
+  char k[WG_DB_ID_MAX + 16];
+  snprintf(k, sizeof k, "key_scopes:%s", key_id);
+  wg_buf v;
+  wg_buf_init(&v, 256);
+  bool ok = s->db->ops->meta_get(s->db, k, &v, NULL) == WG_OK && v.data;
+  if (ok) {
+    ok = false;
+    for (char *p = (char *)v.data; p && *p;) {
+      char *comma = strchr(p, ',');
+      size_t n = comma ? (size_t)(comma - p) : strlen(p);
+      if (n == strlen(scope) && !memcmp(p, scope, n)) ok = true;
+      p = comma ? comma + 1 : NULL;
+    }
+  }
+  wg_buf_free(&v);
+  return ok;
 }

@@ -16,9 +16,10 @@
 #include <yaml.h>
 
 #include "base/buf.h"
+#include "server/gateway.h"
 #include "server/srv.h"
 
-enum { CT_STR, CT_U32, CT_U64, CT_SIZE, CT_BOOL, CT_LISTEN };
+enum { CT_STR, CT_U32, CT_U64, CT_SIZE, CT_BOOL, CT_LISTEN, CT_ISOLATION };
 
 #define KIB 1024ull
 #define MIB (1024ull * 1024)
@@ -46,10 +47,28 @@ enum { CT_STR, CT_U32, CT_U64, CT_SIZE, CT_BOOL, CT_LISTEN };
   X("executor.queue", CT_U32, executor_queue, 1, 1000000)                    \
   X("executor.shutdown_grace_ms", CT_U64, shutdown_grace_ms, 0, 3600000)     \
   X("executor.scratch_dir", CT_STR, scratch_dir, 0, 0)                       \
+  X("executor.isolation", CT_ISOLATION, isolation_process, 0, 0)             \
+  X("executor.workers", CT_U32, workers, 0, 1024)                            \
+  X("executor.worker_max_executions", CT_U32, worker_max_executions, 0,     \
+    100000000)                                                               \
+  X("executor.worker_max_rss", CT_SIZE, worker_max_rss, 0, 1024 * GIB)       \
+  X("executor.worker_address_space", CT_SIZE, worker_address_space, 0,      \
+    1024 * GIB)                                                              \
+  X("executor.worker_cpu_seconds", CT_U32, worker_cpu_seconds, 1, 10000000) \
+  X("executor.worker_file_size", CT_SIZE, worker_file_size, 1 * MIB,        \
+    1024 * GIB)                                                              \
+  X("executor.worker_grace_ms", CT_U64, worker_grace_ms, 0, 600000)          \
   X("modules.cache_bytes", CT_SIZE, module_cache_bytes, 0, 1024 * GIB)       \
   X("executions.store_output", CT_BOOL, store_output, 0, 0)                  \
   X("auth.cache_ms", CT_U64, auth_cache_ms, 0, 3600000)                      \
-  X("audit.path", CT_STR, audit_path, 0, 0)
+  X("audit.path", CT_STR, audit_path, 0, 0)                                  \
+  X("policy.module_upload", CT_STR, policy_module_upload, 0, 0)              \
+  X("policy.execution", CT_STR, policy_execution, 0, 0)                      \
+  X("policy.chat", CT_STR, policy_chat, 0, 0)                                \
+  X("policy.fuel", CT_U64, policy_fuel, 1000, 10000000000ull)                \
+  X("policy.timeout_ms", CT_U64, policy_timeout_ms, 1, 60000)                \
+  X("policy.max_memory_bytes", CT_SIZE, policy_max_memory_bytes, 1 * MIB,    \
+    4 * GIB)
 
 static const struct cfg_row {
   const char *key;
@@ -86,10 +105,20 @@ void srv_config_defaults(wg_config *c) {
   c->executor_threads = 2;
   c->executor_queue = 1024;
   c->shutdown_grace_ms = 15000;
+  c->isolation_process = true;
+  c->worker_max_executions = 1000;
+  c->worker_max_rss = 512 * MIB;
+  c->worker_address_space = 4 * GIB;
+  c->worker_cpu_seconds = 3600;
+  c->worker_file_size = 1 * GIB;
+  c->worker_grace_ms = 1000;
   c->module_cache_bytes = 256 * MIB;
   c->store_output = false;
   c->auth_cache_ms = 10000;
   srv_quotas_default(&c->tenant_defaults);
+  c->policy_fuel = 100000000;
+  c->policy_timeout_ms = 1000;
+  c->policy_max_memory_bytes = 64 * MIB;
 }
 
 void srv_config_finish(wg_config *c) {
@@ -218,6 +247,12 @@ static bool set_scalar(cfg_ctx *x, const yaml_node_t *n, const char *key) {
       if (strlen(val) >= r->size) return cfg_fail(x, n, "%s: too long", key);
       memcpy(field, val, strlen(val) + 1);
       return true;
+    case CT_ISOLATION:
+      if (strcmp(val, "process") && strcmp(val, "thread")) {
+        return cfg_fail(x, n, "%s: '%s' is not process or thread", key, val);
+      }
+      *(bool *)field = !strcmp(val, "process");
+      return true;
     case CT_BOOL:
       if (!parse_bool(val, field)) {
         return cfg_fail(x, n, "%s: '%s' is not true or false", key, val);
@@ -255,6 +290,13 @@ static bool walk(cfg_ctx *x, yaml_document_t *doc, yaml_node_t *n,
     yaml_node_t *v = yaml_document_get_node(doc, p->value);
     if (!k || !v || k->type != YAML_SCALAR_NODE) {
       return cfg_fail(x, k, "keys must be plain names");
+    }
+    const char *kname = (const char *)k->data.scalar.value;
+    if (depth == 0 && (!strcmp(kname, "models") || !strcmp(kname, "gateway"))) {
+      if (!srv_gw_config_node(x->c, doc, v, kname, x->msg, x->msgsize)) {
+        return false;
+      }
+      continue;
     }
     char path[256];
     int len = snprintf(path, sizeof path, "%s%s%s", prefix,

@@ -9,15 +9,19 @@
 ** inputs and outputs (the outputs themselves only with
 ** executions.store_output).
 */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 #include "server/files.h"
 #include "server/metrics.h"
 #include "server/modules.h"
 #include "server/multipart.h"
+#include "server/policy.h"
 #include "server/srv.h"
+#include "sandbox/workers.h"
 #include "wasmgate/sandbox.h"
 
 #define EXEC_STRINGS_MAX (4u << 20)   /* args and env, all together */
@@ -359,6 +363,7 @@ static srv_outcome outcome_of(const wg_exec_result *res) {
 
 /* Runs m under x in a fresh scratch directory and answers. */
 static void run(srv_req *r, wg_module *m, exec_spec *x) {
+  if (!srv_policy_gate_execution(r, m, x->function, &x->limits)) return;
   wg_config cfg;
   srv_cfg_snapshot(r->s, &cfg);
   char dir[SRV_PATH_MAX + 16], why[300];
@@ -371,7 +376,17 @@ static void run(srv_req *r, wg_module *m, exec_spec *x) {
     return;
   }
   srv_time_id("exec_", r->exec_id, sizeof r->exec_id);
-  wg_exec_dir d = {dir, "/", false};
+  wg_exec_dir d = {dir, "/", false, -1};
+  if (r->s->workers) {
+    /* a worker gets the directory as an fd, never a path */
+    d.host_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    d.host_path = NULL;
+    if (d.host_fd < 0) {
+      srv_scratch_remove(dir);
+      srv_fail(r, SRV_E_INTERNAL, NULL, "cannot open the scratch directory");
+      return;
+    }
+  }
   wg_exec_request q;
   wg_exec_request_init(&q);
   q.module = m;
@@ -388,8 +403,21 @@ static void run(srv_req *r, wg_module *m, exec_spec *x) {
   q.limits = x->limits;
   wg_exec_result res;
   memset(&res, 0, sizeof res);
-  wg_err e = wg_exec_run(&q, &res);
+  wg_worker_outcome wo = WG_WORKER_RAN;
+  wg_err e = r->s->workers ? wg_workers_run(r->s->workers, r->module_id, &q,
+                                            &res, &wo)
+                           : wg_exec_run(&q, &res);
+  if (d.host_fd >= 0) close(d.host_fd);
   srv_scratch_remove(dir);
+  if (wo == WG_WORKER_CRASHED) {
+    fprintf(stderr, "wasmgate: request %s: %s\n", r->id, res.trap_message);
+    srv_metrics_execution(r->s->metrics, SRV_OUTCOME_error, 0, 0, 0);
+    srv_fail(r, SRV_E_INTERNAL, NULL, "execution failed: %s; the worker was "
+             "replaced", res.trap_message);
+    r->exec_id[0] = 0;
+    wg_exec_result_free(&res);
+    return;
+  }
   if (e != WG_OK) {
     srv_metrics_execution(r->s->metrics, SRV_OUTCOME_error, 0, 0, 0);
     srv_fail(r, SRV_E_CANNOT_RUN, NULL, "cannot run the module: %s",

@@ -26,6 +26,7 @@
 
 #include "base/alloc.h"
 #include "server/audit.h"
+#include "server/gateway.h"
 #include "server/metrics.h"
 #include "server/pool.h"
 #include "server/srv.h"
@@ -168,6 +169,7 @@ static uint64_t body_cap(srv *s, int kind) {
   switch (kind) {
     case SRV_BODY_JSON: return c.max_json_bytes;
     case SRV_BODY_MODULE: return c.max_module_bytes;
+    case SRV_BODY_POLICY: return c.max_module_bytes;
     case SRV_BODY_MULTIPART: return c.max_multipart_bytes;
     default: return 0;
   }
@@ -183,6 +185,13 @@ static bool media_ok(srv_req *r, const char **want) {
     case SRV_BODY_MODULE:
       *want = "application/wasm";
       return srv_media_is(ct, "application/wasm") ||
+             srv_media_is(ct, "application/octet-stream");
+    case SRV_BODY_POLICY:   /* a .wasm module or an OPA bundle */
+      *want = "application/wasm or application/gzip";
+      return srv_media_is(ct, "application/wasm") ||
+             srv_media_is(ct, "application/gzip") ||
+             srv_media_is(ct, "application/x-gzip") ||
+             srv_media_is(ct, "application/vnd.openpolicyagent.bundles") ||
              srv_media_is(ct, "application/octet-stream");
     case SRV_BODY_MULTIPART:
       *want = "multipart/form-data";
@@ -287,6 +296,8 @@ static void audit_request(srv_req *r, double ms) {
       .decision = r->status < 400 ? "allow" : r->status < 500 ? "deny"
                                                               : "error",
       .reason = r->reason,
+      .policy = r->policy_id[0] ? r->policy_id : NULL,
+      .policy_version = r->policy_version,
       .latency_ms = ms,
   };
   srv_audit_write(r->s->audit, &e);
@@ -301,10 +312,14 @@ static enum MHD_Result send_reply(srv_req *r) {
     r->audited = true;
     audit_request(r, (double)(srv_now_ns() - r->t0_ns) * 1e-6);
   }
-  struct MHD_Response *resp = MHD_create_response_from_buffer(
-      r->resp.len, r->resp.data ? r->resp.data : (uint8_t *)"",
-      MHD_RESPMEM_MUST_COPY);
+  struct MHD_Response *resp = r->gw ? srv_gw_response(r) : NULL;
+  if (!resp) {
+    resp = MHD_create_response_from_buffer(
+        r->resp.len, r->resp.data ? r->resp.data : (uint8_t *)"",
+        MHD_RESPMEM_MUST_COPY);
+  }
   if (!resp) return MHD_NO;
+  if (r->gw) srv_gw_headers(r, resp);
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                           r->resp_type ? r->resp_type : "application/json");
   MHD_add_response_header(resp, "x-request-id", r->id);
@@ -347,6 +362,8 @@ static enum MHD_Result dispatch(srv_req *r) {
   }
   if (!(r->route->flags & SRV_ASYNC)) {
     r->route->handler(r);
+    /* The gateway suspends the connection itself while it waits. */
+    if (r->suspended) return MHD_YES;
     return send_reply(r);
   }
   if ((r->route->flags & SRV_EXEC) && r->who.tenant) {
@@ -429,6 +446,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
     audit_request(r, secs * 1e3);
   }
+  if (r->gw) srv_gw_completed(r, (int)toe);
   if (r->holds_slot) srv_tenant_release_slot(r->who.tenant);
   srv_tenant_release(r->who.tenant);
   wg_buf_free(&r->body);

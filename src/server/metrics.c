@@ -6,10 +6,12 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "server/gateway.h"
 #include "server/metrics.h"
 #include "server/modcache.h"
 #include "server/pool.h"
 #include "server/srv.h"
+#include "sandbox/workers.h"
 #include "wasmgate/sandbox.h"
 
 /* The status codes counted one by one; anything else is "other". */
@@ -225,6 +227,7 @@ void srv_metrics_render(srv *s, wg_buf *b) {
                 (unsigned long long)st.hits, (unsigned long long)st.misses);
   gauge(b, "wasmgate_heap_bytes", "Bytes allocated through the allocator "
                                   "hook.", wg_alloc_used());
+  srv_gw_metrics(s, b);
 }
 
 /* ------------------------------------------------------------------ */
@@ -232,6 +235,10 @@ void srv_metrics_render(srv *s, wg_buf *b) {
 
 void srv_h_healthz(srv_req *r) {
   srv_reply_json(r, 200, json_pack("{ss}", "status", "ok"));
+}
+
+static void add_feature(void *user, const char *name) {
+  json_array_append_new(user, json_string(name));
 }
 
 void srv_h_readyz(srv_req *r) {
@@ -243,7 +250,23 @@ void srv_h_readyz(srv_req *r) {
     srv_fail(r, SRV_E_BUSY, NULL, "the server is starting");
     return;
   }
-  srv_reply_json(r, 200, json_pack("{ss}", "status", "ready"));
+  json_t *o = json_pack("{ss}", "status", "ready");
+  if (r->s->workers) {
+    json_t *f = json_array();
+    wg_workers_feature_names(wg_workers_features(r->s->workers), add_feature,
+                             f);
+    wg_workers_stats st;
+    wg_workers_get_stats(r->s->workers, &st);
+    json_object_set_new(o, "isolation", json_pack(
+        "{ss,sI,so,sI,sI,sI,sI}", "mode", "process", "workers",
+        (json_int_t)st.count, "features", f, "spawned",
+        (json_int_t)st.spawned, "recycled", (json_int_t)st.recycled,
+        "crashed", (json_int_t)st.crashed, "killed_timeout",
+        (json_int_t)st.timeouts_killed));
+  } else {
+    json_object_set_new(o, "isolation", json_pack("{ss}", "mode", "thread"));
+  }
+  srv_reply_json(r, 200, o);
 }
 
 void srv_h_metrics(srv_req *r) {

@@ -12,6 +12,7 @@
 
 #include "server/modcache.h"
 #include "server/modules.h"
+#include "server/policy.h"
 #include "server/srv.h"
 
 /* ------------------------------------------------------------------ */
@@ -267,6 +268,11 @@ wg_module *srv_module_upload(srv_req *r, const uint8_t *p, size_t n,
       goto out;
     }
     srv_modcache_put(s->modcache, id, m);
+  }
+  if (!srv_policy_gate_upload(r, m, n)) {   /* policy.module_upload */
+    wg_module_release(m);
+    m = NULL;
+    goto out;
   }
   json_t *meta = srv_module_meta(m);
   wg_db_set_id(row.id, id);

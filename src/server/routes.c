@@ -37,7 +37,19 @@ static bool path_matches(const char *pattern, const char *path,
     const char *bend = strchr(b, '/');
     size_t alen = aend ? (size_t)(aend - a) : strlen(a);
     size_t blen = bend ? (size_t)(bend - b) : strlen(b);
-    if (alen >= 2 && a[0] == '{' && a[alen - 1] == '}') {
+    if (alen >= 3 && a[0] == '{' && a[alen - 2] == '*' && a[alen - 1] == '}') {
+      /* {name*}: the rest of the path, one or more segments. */
+      blen = strlen(b);
+      if (blen == 0 || blen >= SRV_PARAM_MAX || p->n == SRV_MAX_PARAMS ||
+          a[alen] != 0) {
+        return false;
+      }
+      p->p[p->n].name = a + 1;
+      p->p[p->n].name_len = alen - 3;
+      memcpy(p->p[p->n].value, b, blen + 1);
+      p->n++;
+      return true;
+    } else if (alen >= 2 && a[0] == '{' && a[alen - 1] == '}') {
       if (blen == 0 || blen >= SRV_PARAM_MAX || p->n == SRV_MAX_PARAMS) {
         return false;
       }

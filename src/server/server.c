@@ -18,17 +18,21 @@
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "server/audit.h"
 #include "server/files.h"
+#include "server/gateway.h"
 #include "server/metrics.h"
 #include "server/modcache.h"
+#include "server/policy.h"
 #include "server/pool.h"
 #include "server/server.h"
 #include "server/srv.h"
+#include "sandbox/workers.h"
 
 void srv_cfg_snapshot(srv *s, wg_config *out) {
   pthread_mutex_lock(&s->cfg_lock);
@@ -43,6 +47,8 @@ static int build_config(const wg_serve_opts *o, wg_config *c) {
   srv_config_defaults(c);
   if (o->config_path && !srv_config_load(c, o->config_path, msg, sizeof msg)) {
     fprintf(stderr, "wasmgate serve: config: %s\n", msg);
+    srv_gw_config_free(c->gw);
+    c->gw = NULL;
     return 1;
   }
   if (o->listen && !srv_config_listen(c, o->listen)) {
@@ -78,15 +84,62 @@ static bool make_dirs(const char *path) {
 /* Start and stop                                                      */
 
 static void srv_teardown(srv *s) {
+  srv_gw_stop(s);               /* before the daemon: resumes connections */
   srv_http_stop(s);
   srv_pool_free(s->pool);
+  wg_workers_free(s->workers);
+  srv_policies_free(s->policies);
+  s->policies = NULL;
   srv_audit_close(s->audit);
   srv_modcache_free(s->modcache);
   srv_metrics_free(s->metrics);
   srv_auth_free(s->auth);
   srv_tenants_free(s->tenants);
   wg_db_close(s->db);
+  srv_gw_config_free(s->cfg.gw);
+  s->cfg.gw = NULL;
   pthread_mutex_destroy(&s->cfg_lock);
+}
+
+/* isolation: process - the worker pool (src/sandbox/workers.h). Workers
+** chroot into <data_dir>/worker-root, an empty directory. */
+static wg_err start_workers(srv *s, wg_error *err) {
+  const wg_config *c = &s->cfg;
+  char root[SRV_PATH_MAX + 16];
+  snprintf(root, sizeof root, "%s/worker-root", c->data_dir);
+  if (mkdir(root, 0555) != 0 && errno != EEXIST) {
+    return wg_error_set(err, WG_EIO, "%s: %s", root, strerror(errno));
+  }
+  wg_workers_config wc = {
+      .count = c->workers ? c->workers : c->executor_threads,
+      .max_executions = c->worker_max_executions,
+      .max_rss_bytes = c->worker_max_rss,
+      .address_space_bytes = c->worker_address_space,
+      .cpu_seconds = c->worker_cpu_seconds,
+      .file_size_bytes = c->worker_file_size,
+      .grace_ms = c->worker_grace_ms,
+      .empty_dir = root,
+  };
+  const char *hook = getenv("WASMGATE_TEST_WORKER_HOOK");
+  wc.test_hook = hook && !strcmp(hook, "1");
+  return wg_workers_new(&wc, &s->workers, err);
+}
+
+/* The start-up line saying what confines executions. */
+static void log_isolation(srv *s) {
+  if (!s->workers) {
+    fprintf(stderr, "wasmgate: executions run in-process (isolation: "
+            "thread)\n");
+    return;
+  }
+  wg_workers_stats st;
+  wg_workers_get_stats(s->workers, &st);
+  fprintf(stderr, "wasmgate: executions isolated in %u worker processes: "
+          "%s\n", (unsigned)st.count, wg_workers_describe(s->workers));
+  if (wg_workers_features(s->workers) & WG_WORKER_TEST_HOOK) {
+    fprintf(stderr, "wasmgate: WARNING: worker test hook enabled "
+            "(WASMGATE_TEST_WORKER_HOOK=1): never in production\n");
+  }
 }
 
 static wg_err srv_start(srv *s, wg_error *err) {
@@ -99,15 +152,18 @@ static wg_err srv_start(srv *s, wg_error *err) {
   if ((e = srv_tenants_new(&s->tenants))) goto oom;
   if ((e = srv_auth_new(s, &s->auth, err))) return e;
   if ((e = srv_audit_open(s->cfg.audit_path, &s->audit, err))) return e;
+  if ((e = srv_policies_new(s, &s->policies, err))) return e;
   if ((e = srv_metrics_new(&s->metrics))) goto oom;
   if ((e = srv_modcache_new(s->cfg.module_cache_bytes, &s->modcache))) {
     goto oom;
   }
   if ((e = srv_scratch_init(s->cfg.scratch_dir, err))) return e;
+  if (s->cfg.isolation_process && (e = start_workers(s, err))) return e;
   if ((e = srv_pool_new(s->cfg.executor_threads, s->cfg.executor_queue,
                         &s->pool))) {
     goto oom;
   }
+  if ((e = srv_gw_start(s, err))) return e;
   return srv_http_start(s, err);
 oom:
   return wg_error_set(err, e, "out of memory");
@@ -119,6 +175,9 @@ static void reload(srv *s, const wg_serve_opts *o) {
     fprintf(stderr, "wasmgate: SIGHUP: config not reloaded\n");
     return;
   }
+  /* models: and gateway: need a restart (they are not reloaded). */
+  srv_gw_config_free(c.gw);
+  c.gw = NULL;
   pthread_mutex_lock(&s->cfg_lock);
   wg_config *old = &s->cfg;
   bool restart = strcmp(c.listen_host, old->listen_host) ||
@@ -129,6 +188,8 @@ static void reload(srv *s, const wg_serve_opts *o) {
                  c.http_threads != old->http_threads ||
                  c.executor_threads != old->executor_threads ||
                  c.executor_queue != old->executor_queue ||
+                 c.isolation_process != old->isolation_process ||
+                 c.workers != old->workers ||
                  c.connection_timeout_s != old->connection_timeout_s ||
                  c.max_connections != old->max_connections ||
                  c.max_connections_per_ip != old->max_connections_per_ip ||
@@ -224,6 +285,7 @@ int wg_serve(const wg_serve_opts *o) {
           strchr(s.cfg.listen_host, ':') ? "[" : "", s.cfg.listen_host,
           strchr(s.cfg.listen_host, ':') ? "]" : "",
           (unsigned)srv_http_port(&s), s.cfg.data_dir);
+  log_isolation(&s);
   atomic_store(&s.ready, true);
   signal_loop(&s, o, &set);
   atomic_store(&s.ready, false);
@@ -247,6 +309,8 @@ int wg_audit_path(const char *config_path, const char *data_dir, char *buf,
   wg_serve_opts o = {config_path, NULL, data_dir};
   static wg_config c;   /* large; not reentrant, only the CLI calls it */
   if (build_config(&o, &c) != 0) return 0;
+  srv_gw_config_free(c.gw);
+  c.gw = NULL;
   return snprintf(buf, bufsize, "%s", c.audit_path) < (int)bufsize;
 }
 

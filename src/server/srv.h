@@ -48,6 +48,10 @@
   X(NO_APIKEY, 404, "not_found_error", "key_not_found")                      \
   X(NO_MODULE, 404, "not_found_error", "module_not_found")                   \
   X(NO_EXEC, 404, "not_found_error", "execution_not_found")                  \
+  X(NO_POLICY, 404, "not_found_error", "policy_not_found")                   \
+  X(BAD_POLICY, 400, "invalid_request_error", "invalid_policy")              \
+  X(POLICY_DENIED, 403, "permission_error", "policy_denied")                 \
+  X(POLICY_ERROR, 500, "server_error", "policy_error")                       \
   X(NO_METHOD, 405, "invalid_request_error", "method_not_allowed")           \
   X(TENANT_EXISTS, 409, "invalid_request_error", "tenant_exists")            \
   X(TOO_LARGE, 413, "invalid_request_error", "request_too_large")            \
@@ -57,6 +61,17 @@
   X(CONCURRENCY, 429, "requests", "concurrency_limit_exceeded")              \
   X(QUOTA, 429, "insufficient_quota", "insufficient_quota")                  \
   X(INTERNAL, 500, "server_error", "internal_error")                         \
+  /* the gateway (issue 6) */                                                \
+  X(NO_MODEL, 404, "invalid_request_error", "model_not_found")               \
+  X(MODEL_DENIED, 403, "permission_error", "model_not_allowed")              \
+  X(G_CONTROL, 400, "invalid_request_error", "control_characters")           \
+  X(G_MSG_LONG, 400, "invalid_request_error", "message_too_long")            \
+  X(G_REQ_LONG, 400, "invalid_request_error", "request_too_long")            \
+  X(G_TOKEN, 400, "invalid_request_error", "template_token")                 \
+  X(UPSTREAM, 502, "server_error", "upstream_error")                         \
+  X(UPSTREAM_TIMEOUT, 504, "server_error", "upstream_timeout")               \
+  X(NO_UPSTREAM, 503, "service_unavailable_error", "server_is_overloaded")   \
+  X(REDACTION, 500, "server_error", "redaction_failed")                      \
   X(BUSY, 503, "server_error", "server_busy")                                \
   X(SHUTTING_DOWN, 503, "server_error", "shutting_down")
 
@@ -131,6 +146,14 @@ typedef struct wg_config {
   uint32_t executor_queue;
   uint64_t shutdown_grace_ms;
   char scratch_dir[SRV_PATH_MAX];   /* "" = <data_dir>/scratch */
+  bool isolation_process;       /* executor.isolation: process (else thread) */
+  uint32_t workers;             /* worker processes; 0 = executor_threads */
+  uint32_t worker_max_executions;   /* recycle after; 0 = never */
+  uint64_t worker_max_rss;      /* recycle above (peak RSS); 0 = never */
+  uint64_t worker_address_space;    /* RLIMIT_AS of a worker; 0 = none */
+  uint32_t worker_cpu_seconds;  /* RLIMIT_CPU of a worker's life */
+  uint64_t worker_file_size;    /* RLIMIT_FSIZE */
+  uint64_t worker_grace_ms;     /* past a timeout before a worker is killed */
   uint64_t module_cache_bytes;
   bool store_output;            /* keep stdout/stderr in execution records */
   uint32_t max_files;           /* executions' "files" */
@@ -140,6 +163,16 @@ typedef struct wg_config {
   uint64_t auth_cache_ms;       /* how long a key lookup is trusted */
   char audit_path[SRV_PATH_MAX];    /* "" = <data_dir>/audit.log */
   wg_quotas tenant_defaults;
+  struct srv_gw_config *gw;     /* models: and gateway: (gw_config.c), or
+                                   NULL; owned by whoever built the config */
+  /* Policies (policy.c): "POLICY_ID:ENTRYPOINT" per decision point, "" =
+  ** none; and the limits of one evaluation. */
+  char policy_module_upload[256];
+  char policy_execution[256];
+  char policy_chat[256];
+  uint64_t policy_fuel;
+  uint64_t policy_timeout_ms;
+  uint64_t policy_max_memory_bytes;
 } wg_config;
 
 void srv_config_defaults(wg_config *c);
@@ -200,8 +233,10 @@ void srv_map_sweep(srv_map *m, bool (*fn)(void *user, const char *key,
 typedef struct srv_req srv_req;
 typedef void (*srv_handler)(srv_req *r);
 
-enum { SRV_BODY_NONE, SRV_BODY_JSON, SRV_BODY_MODULE, SRV_BODY_MULTIPART };
-enum { SRV_AUTH_NONE, SRV_AUTH_TENANT, SRV_AUTH_ADMIN };
+enum { SRV_BODY_NONE, SRV_BODY_JSON, SRV_BODY_MODULE, SRV_BODY_MULTIPART,
+       SRV_BODY_POLICY };
+/* POLICY: the admin key, or a tenant key created with scope "policy". */
+enum { SRV_AUTH_NONE, SRV_AUTH_TENANT, SRV_AUTH_ADMIN, SRV_AUTH_POLICY };
 enum { SRV_ASYNC = 1, SRV_AUDIT = 2, SRV_EXEC = 4 };
 
 typedef struct srv_route {
@@ -298,6 +333,8 @@ void srv_auth_free(srv_auth *a);
 /* Sets r->who from the Authorization header for the route's auth class,
 ** or answers 401/403 and returns false. */
 bool srv_authenticate(srv_req *r);
+/* Whether the key key_id was created with scope (e.g. "policy"). */
+bool srv_key_has_scope(struct srv *s, const char *key_id, const char *scope);
 /* Creates a key for tenant: the secret into key (keysize >= 64), its id
 ** into key_id. WG_ENOTFOUND when the tenant does not exist. */
 wg_err srv_auth_new_key(struct srv *s, const char *tenant, char *key,
@@ -319,6 +356,9 @@ typedef struct srv {
   srv_metrics *metrics;
   srv_modcache *modcache;
   srv_pool *pool;
+  struct wg_workers *workers;   /* isolation: process; NULL for thread */
+  struct srv_policies *policies;  /* policy.h */
+  struct srv_gw *gw;            /* the AI gateway (gateway.c) */
   struct MHD_Daemon *daemon;
   atomic_bool ready;
   atomic_bool draining;         /* SIGTERM seen: new requests get 503 */
@@ -362,6 +402,9 @@ struct srv_req {
   char module_id[WG_DB_ID_MAX];
   char exec_id[WG_DB_ID_MAX];
   char key_id[WG_DB_ID_MAX];    /* admin key routes: the key acted on */
+  char policy_id[128];          /* the policy that decided, or "" */
+  uint64_t policy_version;
+  struct gw_req *gw;            /* gateway routes: their state (gateway.c) */
 };
 
 /* Answers with body (the request takes the reference). */

@@ -405,21 +405,43 @@ void srv_h_tenant_delete(srv_req *r) {
 }
 
 void srv_h_key_create(srv_req *r) {
-  static const char *const fields[] = {NULL};
+  static const char *const fields[] = {"scopes", NULL};
   int64_t created;
   json_t *body = srv_body_object(r, true);
   if (!body || !srv_json_known(r, body, fields, "")) goto out;
+  /* Optional scopes beyond the tenant routes: only "policy" exists. */
+  json_t *scopes = json_object_get(body, "scopes");
+  size_t si;
+  json_t *sv;
+  if (scopes && !json_is_array(scopes)) {
+    srv_fail(r, SRV_E_BAD_PARAM, "scopes", "'scopes' must be a list");
+    goto out;
+  }
+  json_array_foreach(scopes, si, sv) {
+    if (!json_is_string(sv) || strcmp(json_string_value(sv), "policy")) {
+      srv_fail(r, SRV_E_BAD_PARAM, "scopes", "unknown scope (known: policy)");
+      goto out;
+    }
+  }
   srv_tenant *t = tenant_lookup(r, srv_params_get(&r->params, "id"),
                                 &created);
   if (!t) goto out;
   char key[128], key_id[WG_DB_ID_MAX];
   wg_err e = srv_auth_new_key(r->s, t->id, key, sizeof key, key_id);
+  if (e == WG_OK && json_array_size(scopes)) {
+    char mk[WG_DB_ID_MAX + 16];
+    snprintf(mk, sizeof mk, "key_scopes:%s", key_id);
+    e = r->s->db->ops->meta_put(r->s->db, mk, "policy", NULL);
+  }
   if (e == WG_OK) {
     wg_db_set_id(r->key_id, key_id);
-    srv_reply_json(r, 201, json_pack("{ss,ss,ss,ss,sI}", "id", key_id,
-                                     "object", "api_key", "tenant", t->id,
-                                     "key", key, "created_at",
-                                     (json_int_t)(srv_time_ms() / 1000)));
+    json_t *o = json_pack("{ss,ss,ss,ss,sI}", "id", key_id, "object",
+                          "api_key", "tenant", t->id, "key", key,
+                          "created_at", (json_int_t)(srv_time_ms() / 1000));
+    if (o && json_array_size(scopes)) {
+      json_object_set(o, "scopes", scopes);
+    }
+    srv_reply_json(r, 201, o);
   } else if (e == WG_ENOTFOUND) {
     srv_fail(r, SRV_E_NO_TENANT, "id", "no tenant '%s'", t->id);
   } else {

@@ -115,6 +115,17 @@ static uint8_t host_filetype(int fd) {
   return wgi_filetype(st.st_mode);
 }
 
+/* A private duplicate of a caller's directory fd (ENOTDIR otherwise). */
+static int dup_dir(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return -1;
+  if (!S_ISDIR(st.st_mode)) {
+    errno = ENOTDIR;
+    return -1;
+  }
+  return fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
 static wg_err add_or_fail(wg_wasi *w, const wgi_fd *e, wg_error *err) {
   uint32_t fd;
   uint32_t r = wgi_fd_add(w, e, &fd);
@@ -156,12 +167,14 @@ wg_err wgi_fds_init(wg_wasi *w, const wg_wasi_config *cfg, wg_error *err) {
     return wg_error_set(err, WG_EINVAL, "wasi: preopens is NULL");
   for (size_t i = 0; i < cfg->npreopens; i++) {
     const wg_wasi_preopen *p = &cfg->preopens[i];
-    if (!p->host_path || !p->guest_path)
+    if ((!p->host_path && p->host_fd < 0) || !p->guest_path)
       return wg_error_set(err, WG_EINVAL, "wasi: preopen %zu has no path", i);
-    int fd = open(p->host_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = p->host_path ? open(p->host_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                          : dup_dir(p->host_fd);
     if (fd < 0)
       return wg_error_set(err, WG_EIO, "wasi: cannot open directory '%s': %s",
-                          p->host_path, strerror(errno));
+                          p->host_path ? p->host_path : p->guest_path,
+                          strerror(errno));
     size_t len = strlen(p->guest_path);
     char *name = wg_realloc_(NULL, 0, len + 1);
     if (!name) {

@@ -12,7 +12,10 @@ class HealthTest(ServerTest):
         self.assertEqual(r.json(), {"status": "ok"})
         r = self.srv.get("/readyz")
         self.assertEqual(r.status, 200)
-        self.assertEqual(r.json(), {"status": "ready"})
+        body = r.json()
+        self.assertEqual(body["status"], "ready")
+        # what confines executions (isolation: process | thread)
+        self.assertIn(body["isolation"]["mode"], ("process", "thread"))
 
     def test_request_id_everywhere(self):
         ids = set()

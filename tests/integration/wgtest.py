@@ -3,8 +3,11 @@ random loopback port with a fresh data directory, talk HTTP to it, check
 error bodies exactly. Python 3 standard library only.
 
 Environment (set by tests/integration/CMakeLists.txt):
-  WASMGATE   the wasmgate binary
-  WG_GUESTS  the folder of the guest modules (*.wasm)
+  WASMGATE      the wasmgate binary
+  WG_GUESTS     the folder of the guest modules (*.wasm)
+  WG_ISOLATION  process | thread: executor.isolation of every server whose
+                config does not set it (unset: the server's default,
+                process). The suite is registered once per mode.
 """
 
 import atexit
@@ -71,13 +74,27 @@ class Server:
         self._port_seen = threading.Event()
 
     # -- life ---------------------------------------------------------
+    def _config_text(self):
+        """The config, with WG_ISOLATION applied when it sets none."""
+        mode = os.environ.get("WG_ISOLATION")
+        text = self.config
+        if not mode or (text and "isolation:" in text):
+            return text
+        text = text or ""
+        line = "  isolation: %s\n" % mode
+        if "executor:\n" in text:
+            return text.replace("executor:\n", "executor:\n" + line, 1)
+        return text + ("" if text.endswith("\n") or not text else "\n") + \
+            "executor:\n" + line
+
     def start(self, timeout=15):
         args = [WASMGATE, "serve", "--listen", "127.0.0.1:0",
                 "--data-dir", self.data_dir]
-        if self.config is not None:
+        config = self._config_text()
+        if config is not None:
             path = os.path.join(self.tmp, "config.yaml")
             with open(path, "w") as f:
-                f.write(self.config)
+                f.write(config)
             args += ["--config", path]
         env = dict(os.environ)
         env["WASMGATE_ADMIN_KEY"] = ADMIN_KEY

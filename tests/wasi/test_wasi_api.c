@@ -82,7 +82,7 @@ static void config_errors(void **state) {
   wg_wasi_config cfg;
   wg_wasi_config_init(&cfg);
   wg_error err;
-  wg_wasi_preopen pre = {"/nonexistent/wasmgate-dir", "/", false};
+  wg_wasi_preopen pre = {"/nonexistent/wasmgate-dir", "/", false, -1};
   cfg.preopens = &pre;
   cfg.npreopens = 1;
   wg_error_clear(&err);

@@ -53,7 +53,7 @@ static int setup(void **state) {
   static const char *argv[] = {"wrappers", "arg"};
   static const char *envv[] = {"K=V"};
   static wg_wasi_preopen pre;
-  pre = (wg_wasi_preopen){E.root, "/", false};
+  pre = (wg_wasi_preopen){E.root, "/", false, -1};
   cfg.argv = argv;
   cfg.argc = 2;
   cfg.env = envv;

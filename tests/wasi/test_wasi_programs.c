@@ -19,7 +19,7 @@ static void files_and_directories(void **state) {
   char *t = wt_sandbox();
   char *before = wt_snapshot(t);
   const char *argv[] = {"files"};
-  wg_wasi_preopen pre = {wt_path(t, "root"), "/", false};
+  wg_wasi_preopen pre = {wt_path(t, "root"), "/", false, -1};
   wg_wasi_config cfg;
   wg_wasi_config_init(&cfg);
   cfg.argv = argv;

@@ -107,7 +107,7 @@ char *wt_fsprobe_ex(const char *root, bool ro, uint32_t max_fds,
   while (ops[n - 1] && n < 63) { argv[n] = ops[n - 1]; n++; }
   wg_wasi_config cfg;
   wg_wasi_config_init(&cfg);
-  wg_wasi_preopen pre = {root, "/", ro};
+  wg_wasi_preopen pre = {root, "/", ro, -1};
   cfg.argv = argv;
   cfg.argc = n;
   cfg.preopens = &pre;

@@ -1,0 +1,103 @@
+/*
+** Input checks of the gateway: lengths in code points, control
+** characters, chat-template control tokens.
+*/
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "guard/guard.h"
+
+void guard_cfg_default(guard_cfg *c) {
+  c->max_message_chars = 4096;
+  c->max_request_chars = 32768;
+  c->control_chars = GUARD_CTRL_REJECT;
+  c->reject_template_tokens = true;
+}
+
+/* Tokens that chat templates use to delimit turns: text carrying them
+** can forge a system or assistant turn on a model served from a raw
+** template. Matched case-insensitively. Besides these, any "<|name|>"
+** (ChatML-style special token) is caught by the generic rule below. */
+static const char *const tokens[] = {
+    "[INST]", "[/INST]", "<<SYS>>", "<</SYS>>", "<start_of_turn>",
+    "<end_of_turn>",
+};
+
+static bool special_at(const char *s, size_t n, size_t i, size_t *len) {
+  /* <|name|>: name is 1-40 of [A-Za-z0-9_.-] */
+  if (i + 4 > n || s[i] != '<' || s[i + 1] != '|') return false;
+  size_t j = i + 2;
+  while (j < n && j - i - 2 <= 40 &&
+         ((s[j] >= 'a' && s[j] <= 'z') || (s[j] >= 'A' && s[j] <= 'Z') ||
+          (s[j] >= '0' && s[j] <= '9') || s[j] == '_' || s[j] == '.' ||
+          s[j] == '-')) {
+    j++;
+  }
+  if (j == i + 2 || j - i - 2 > 40 || j + 1 >= n || s[j] != '|' ||
+      s[j + 1] != '>') {
+    return false;
+  }
+  *len = j + 2 - i;
+  return true;
+}
+
+const char *guard_find_template_token(const char *s, size_t n, size_t *len) {
+  for (size_t i = 0; i < n; i++) {
+    if (special_at(s, n, i, len)) return s + i;
+    for (size_t k = 0; k < sizeof tokens / sizeof tokens[0]; k++) {
+      size_t tl = strlen(tokens[k]);
+      if (tl <= n - i && !strncasecmp(s + i, tokens[k], tl)) {
+        *len = tl;
+        return s + i;
+      }
+    }
+  }
+  return NULL;
+}
+
+static bool is_ctrl(unsigned char ch) {
+  return (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') || ch == 0x7f;
+}
+
+bool guard_check_text(const guard_cfg *c, char *s, size_t *n,
+                      uint64_t *chars, guard_violation *v) {
+  size_t w = 0;
+  uint64_t cp = 0;
+  for (size_t i = 0; i < *n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (is_ctrl(ch)) {
+      if (c->control_chars == GUARD_CTRL_REJECT) {
+        v->code = "control_characters";
+        snprintf(v->message, sizeof v->message,
+                 "The message contains the control character U+%04X, "
+                 "which is not allowed.", ch);
+        return false;
+      }
+      continue;
+    }
+    if ((ch & 0xc0) != 0x80) cp++;
+    s[w++] = (char)ch;
+  }
+  *n = w;
+  *chars = cp;
+  if (c->max_message_chars && cp > c->max_message_chars) {
+    v->code = "message_too_long";
+    snprintf(v->message, sizeof v->message,
+             "A message has %llu characters; the limit is %u.",
+             (unsigned long long)cp, c->max_message_chars);
+    return false;
+  }
+  if (c->reject_template_tokens) {
+    size_t tl = 0;
+    const char *t = guard_find_template_token(s, w, &tl);
+    if (t) {
+      v->code = "template_token";
+      snprintf(v->message, sizeof v->message,
+               "The message contains the chat-template control token "
+               "'%.*s', which is not allowed.", (int)tl, t);
+      return false;
+    }
+  }
+  return true;
+}

@@ -1,0 +1,239 @@
+/*
+** Frames over a socketpair (frame.h).
+*/
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "sandbox/frame.h"
+#include "sandbox/sandbox_int.h"
+
+void wgf_begin(wg_buf *b, uint32_t type) {
+  uint8_t h[WGF_HEADER] = {0};
+  memcpy(h + 4, &type, 4);
+  wg_buf_reset(b);
+  wg_buf_append(b, h, sizeof h);
+}
+
+wg_err wgf_put_u8(wg_buf *b, uint8_t v) { return wg_buf_append(b, &v, 1); }
+wg_err wgf_put_u32(wg_buf *b, uint32_t v) { return wg_buf_append(b, &v, 4); }
+wg_err wgf_put_u64(wg_buf *b, uint64_t v) { return wg_buf_append(b, &v, 8); }
+
+wg_err wgf_put_bytes(wg_buf *b, const void *p, size_t n) {
+  if (n >= UINT32_MAX) return WG_ELIMIT;
+  wg_err e = wgf_put_u32(b, (uint32_t)n);
+  if (e == WG_OK && n) e = wg_buf_append(b, p, n);
+  return e;
+}
+
+wg_err wgf_put_str(wg_buf *b, const char *s) {
+  if (!s) return wgf_put_u32(b, UINT32_MAX);
+  wg_err e = wgf_put_bytes(b, s, strlen(s));
+  return e ? e : wgf_put_u8(b, 0);
+}
+
+wg_err wgf_send(int sock, wg_buf *b, const int *fds, size_t nfds) {
+  if (b->len < WGF_HEADER || nfds > WGF_MAX_FDS) return WG_EINVAL;
+  if (b->len - WGF_HEADER > WGF_MAX_PAYLOAD) return WG_ELIMIT;
+  uint32_t n = (uint32_t)(b->len - WGF_HEADER);
+  memcpy(b->data, &n, 4);
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(int) * WGF_MAX_FDS)];
+  } ctl;
+  size_t off = 0;
+  while (off < b->len) {
+    struct iovec iov = {b->data + off, b->len - off};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (off == 0 && nfds) {
+      memset(&ctl, 0, sizeof ctl);
+      mh.msg_control = ctl.buf;
+      mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+      struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+      memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+    }
+    ssize_t k = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      return WG_EIO;
+    }
+    off += (size_t)k;
+  }
+  return WG_OK;
+}
+
+static void close_all(int *fds, size_t n) {
+  for (size_t i = 0; i < n; i++) close(fds[i]);
+}
+
+/* Waits until sock is readable or the deadline passes. */
+static wg_err wait_readable(int sock, uint64_t deadline_ns) {
+  if (!deadline_ns) return WG_OK;
+  for (;;) {
+    uint64_t now = wgs_now_ns();
+    if (now >= deadline_ns) return WG_TRAP_INTERRUPT;
+    uint64_t ms = (deadline_ns - now + 999999u) / 1000000u;
+    struct pollfd p = {sock, POLLIN, 0};
+    int r = poll(&p, 1, ms > 60000 ? 60000 : (int)ms);
+    if (r > 0) return WG_OK;
+    if (r < 0 && errno != EINTR) return WG_EIO;
+  }
+}
+
+/* Reads exactly n bytes (no fds expected: the kernel drops any). */
+static wg_err read_full(int sock, uint8_t *p, size_t n, uint64_t deadline_ns) {
+  size_t off = 0;
+  while (off < n) {
+    wg_err e = wait_readable(sock, deadline_ns);
+    if (e) return e;
+    ssize_t k = recv(sock, p + off, n - off, 0);
+    if (k == 0) return WG_EEOF;
+    if (k < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return WG_EIO;
+    }
+    off += (size_t)k;
+  }
+  return WG_OK;
+}
+
+wg_err wgf_recv(int sock, wg_buf *b, uint32_t *type, int *fds, size_t maxfds,
+                size_t *nfds, uint64_t deadline_ns) {
+  uint8_t h[WGF_HEADER];
+  size_t got = 0, nf = 0;
+  bool too_many = false;
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(int) * WGF_MAX_FDS)];
+  } ctl;
+  *nfds = 0;
+  wg_buf_reset(b);
+  /* The header, with the fds that came with its first byte. */
+  wg_err e = WG_OK;
+  while (got < sizeof h) {
+    e = wait_readable(sock, deadline_ns);
+    if (e) goto fail_e;
+    struct iovec iov = {h + got, sizeof h - got};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
+                        .msg_control = ctl.buf,
+                        .msg_controllen = sizeof ctl.buf};
+    ssize_t k = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+    if (k == 0) {
+      e = WG_EEOF;
+      goto fail_e;
+    }
+    if (k < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      e = WG_EIO;
+      goto fail_e;
+    }
+    if (mh.msg_flags & MSG_CTRUNC) too_many = true;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < n; i++) {
+        int fd;
+        memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+        if (nf < maxfds && nf < WGF_MAX_FDS) {
+          fds[nf++] = fd;
+        } else {
+          close(fd);
+          too_many = true;
+        }
+      }
+    }
+    got += (size_t)k;
+  }
+  uint32_t len;
+  memcpy(&len, h, 4);
+  memcpy(type, h + 4, 4);
+  if (len > WGF_MAX_PAYLOAD || len > b->max) {
+    e = WG_ELIMIT;
+    goto fail_e;
+  }
+  if (len) {
+    /* make room once, then read in place */
+    if (b->cap < (size_t)len + 1) {
+      uint8_t *d = wg_realloc_(b->data, b->cap, (size_t)len + 1);
+      if (!d) {
+        e = WG_ENOMEM;
+        goto fail_e;
+      }
+      b->data = d;
+      b->cap = (size_t)len + 1;
+    }
+    if ((e = read_full(sock, b->data, len, deadline_ns)) != WG_OK) goto fail_e;
+    b->len = len;
+    b->data[len] = 0;
+  }
+  if (too_many) {
+    e = WG_ELIMIT;
+    goto fail_e;
+  }
+  *nfds = nf;
+  return WG_OK;
+fail_e:
+  close_all(fds, nf);
+  return e;
+}
+
+void wgf_reader_init(wgf_reader *r, const void *p, size_t n) {
+  r->p = p;
+  r->end = r->p + n;
+  r->bad = false;
+}
+
+static const uint8_t *take(wgf_reader *r, size_t n) {
+  if (r->bad || (size_t)(r->end - r->p) < n) {
+    r->bad = true;
+    return NULL;
+  }
+  const uint8_t *q = r->p;
+  r->p += n;
+  return q;
+}
+
+uint8_t wgf_get_u8(wgf_reader *r) {
+  const uint8_t *q = take(r, 1);
+  return q ? *q : 0;
+}
+
+uint32_t wgf_get_u32(wgf_reader *r) {
+  uint32_t v = 0;
+  const uint8_t *q = take(r, 4);
+  if (q) memcpy(&v, q, 4);
+  return v;
+}
+
+uint64_t wgf_get_u64(wgf_reader *r) {
+  uint64_t v = 0;
+  const uint8_t *q = take(r, 8);
+  if (q) memcpy(&v, q, 8);
+  return v;
+}
+
+const uint8_t *wgf_get_bytes(wgf_reader *r, size_t *n) {
+  uint32_t len = wgf_get_u32(r);
+  const uint8_t *q = take(r, len);
+  *n = q ? len : 0;
+  return q ? q : (const uint8_t *)"";
+}
+
+const char *wgf_get_str(wgf_reader *r) {
+  uint32_t len = wgf_get_u32(r);
+  if (r->bad || len == UINT32_MAX) return NULL;
+  const uint8_t *q = take(r, (size_t)len + 1);
+  if (!q || q[len] != 0 || memchr(q, 0, len)) {
+    r->bad = true;
+    return NULL;
+  }
+  return (const char *)q;
+}
+
+bool wgf_done(const wgf_reader *r) { return !r->bad && r->p == r->end; }

@@ -1,0 +1,417 @@
+/*
+** The worker process (workers.h): `wasmgate __worker [options]`, started
+** by the pool with its socket as fd 3. It confines itself, says HELLO,
+** then serves RUN frames until the socket closes.
+**
+** Confinement, in order (each step that the kernel refuses is skipped and
+** left out of the features it reports, except no_new_privs and seccomp,
+** without which it refuses to serve):
+**   1. close every fd above 3; PR_SET_PDEATHSIG SIGKILL
+**   2. namespaces: a user namespace first when not root (mapping only its
+**      own uid and gid), then net, mount, ipc, uts, each on its own;
+**      pid comes from the pool's clone(CLONE_NEWPID)
+**   3. chroot into the pool's empty directory (root, or a user namespace)
+**   4. rlimits: core 0, open files, file size, CPU seconds, address space
+**      (not under ASan, whose shadow memory needs terabytes of it)
+**   5. start the deadline watchdog thread (no thread is created later)
+**   6. PR_SET_NO_NEW_PRIVS, then the seccomp allowlist (seccomp.c)
+**
+** The test hook (only when built with WG_TEST_HOOKS and started with
+** --test-hook, which the server passes only when its own environment has
+** WASMGATE_TEST_WORKER_HOOK=1): a RUN whose first env entry is
+** WASMGATE_TEST_FORBIDDEN=<open|socket|execve|fork> makes the worker
+** itself make that call, which the filter must punish by death; =spin
+** makes it spin without answering, for the pool's deadline kill. A guest
+** cannot reach this code, and a request reaches it only on a server that
+** was compiled with the hook and started with the variable.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "sandbox/sandbox_int.h"
+#include "sandbox/worker_int.h"
+
+#define SOCK 3
+#define CACHE_SLOTS 32
+
+typedef struct wopts {
+  uint64_t as, fsize, nofile, cpu;
+  const char *root;
+  bool test_hook;
+  long ppid;
+} wopts;
+
+typedef struct centry {
+  char key[WGW_KEY_MAX];
+  wg_module *m;
+  uint64_t used;
+} centry;
+
+typedef struct worker {
+  int sock;
+  unsigned features;
+  bool test_hook;
+  centry cache[CACHE_SLOTS];
+  uint64_t tick;
+  wg_buf in, out;
+  wg_buf mod;                   /* MODULE frames (in holds the RUN) */
+} worker;
+
+/* ------------------------------------------------------------------ */
+/* Confinement                                                         */
+
+static bool write_file(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  size_t n = strlen(text);
+  bool ok = write(fd, text, n) == (ssize_t)n;
+  close(fd);
+  return ok;
+}
+
+static unsigned enter_namespaces(void) {
+  unsigned f = 0;
+  if (getpid() == 1) f |= WG_WORKER_PIDNS;
+  if (geteuid() != 0) {
+    uid_t uid = geteuid();
+    gid_t gid = getegid();
+    if (unshare(CLONE_NEWUSER) == 0) {
+      char map[64];
+      snprintf(map, sizeof map, "%u %u 1\n", (unsigned)uid, (unsigned)uid);
+      bool ok = write_file("/proc/self/uid_map", map);
+      write_file("/proc/self/setgroups", "deny");
+      snprintf(map, sizeof map, "%u %u 1\n", (unsigned)gid, (unsigned)gid);
+      ok = write_file("/proc/self/gid_map", map) && ok;
+      if (ok) f |= WG_WORKER_USERNS;
+    }
+  }
+  static const struct { int flag; unsigned bit; } ns[] = {
+      {CLONE_NEWNET, WG_WORKER_NETNS}, {CLONE_NEWNS, WG_WORKER_MOUNTNS},
+      {CLONE_NEWIPC, WG_WORKER_IPCNS}, {CLONE_NEWUTS, WG_WORKER_UTSNS}};
+  for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+    if (unshare(ns[i].flag) == 0) f |= ns[i].bit;
+  return f;
+}
+
+static unsigned set_rlimits(const wopts *o) {
+  unsigned f = WG_WORKER_RLIMITS;
+  struct rlimit r = {0, 0};
+  if (setrlimit(RLIMIT_CORE, &r)) f = 0;
+  struct rlimit cur;
+  r.rlim_cur = r.rlim_max = o->nofile;
+  /* never above the hard limit we were given */
+  if (getrlimit(RLIMIT_NOFILE, &cur) == 0 && cur.rlim_max < r.rlim_max)
+    r.rlim_cur = r.rlim_max = cur.rlim_max;
+  if (o->nofile && setrlimit(RLIMIT_NOFILE, &r)) f = 0;
+  r.rlim_cur = r.rlim_max = o->fsize;
+  if (o->fsize && setrlimit(RLIMIT_FSIZE, &r)) f = 0;
+  r.rlim_cur = o->cpu;
+  r.rlim_max = o->cpu + 5;     /* SIGXCPU at the soft limit, SIGKILL later */
+  if (o->cpu && setrlimit(RLIMIT_CPU, &r)) f = 0;
+#ifndef WG_SANITIZE
+  r.rlim_cur = r.rlim_max = o->as;
+  if (o->as && setrlimit(RLIMIT_AS, &r) == 0) f |= WG_WORKER_RLIMIT_AS;
+#endif
+  return f;
+}
+
+static int confine(const wopts *o, unsigned *features, char *why,
+                   size_t whysize) {
+  close_range(SOCK + 1, ~0u, 0);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  /* the server went away before the line above: nothing to serve */
+  if (o->ppid && getppid() != (pid_t)o->ppid && getppid() != 0) return -1;
+  signal(SIGXFSZ, SIG_IGN);    /* a write past RLIMIT_FSIZE fails (EFBIG) */
+  signal(SIGPIPE, SIG_IGN);
+  unsigned f = enter_namespaces();
+  if (o->root && chroot(o->root) == 0 && chdir("/") == 0) f |= WG_WORKER_CHROOT;
+  f |= set_rlimits(o);
+  if (!wgs_watchdog_start()) {
+    snprintf(why, whysize, "cannot start the watchdog thread");
+    return -1;
+  }
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    snprintf(why, whysize, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+    return -1;
+  }
+  f |= WG_WORKER_NO_NEW_PRIVS;
+  if (wgs_seccomp_install(why, whysize) != WG_OK) return -1;
+  f |= WG_WORKER_SECCOMP;
+  *features = f;
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Modules                                                             */
+
+static centry *cache_find(worker *w, const char *key) {
+  for (int i = 0; i < CACHE_SLOTS; i++)
+    if (w->cache[i].m && !strcmp(w->cache[i].key, key)) {
+      w->cache[i].used = ++w->tick;
+      return &w->cache[i];
+    }
+  return NULL;
+}
+
+static void cache_put(worker *w, const char *key, wg_module *m) {
+  centry *victim = &w->cache[0];
+  for (int i = 0; i < CACHE_SLOTS; i++) {
+    if (!w->cache[i].m) {
+      victim = &w->cache[i];
+      break;
+    }
+    if (w->cache[i].used < victim->used) victim = &w->cache[i];
+  }
+  if (victim->m) wg_module_release(victim->m);
+  snprintf(victim->key, sizeof victim->key, "%s", key);
+  victim->m = m;
+  victim->used = ++w->tick;
+}
+
+/* Asks the server for the module's bytes and loads them. */
+static wg_module *fetch_module(worker *w, const char *key, wg_error *err) {
+  wgf_begin(&w->out, WGW_NEED);
+  if (wgf_put_str(&w->out, key) || wgf_send(w->sock, &w->out, NULL, 0)) {
+    wg_error_set(err, WG_EIO, "worker: cannot ask for the module");
+    return NULL;
+  }
+  uint32_t type;
+  int fd = -1;
+  size_t nfds;
+  if (wgf_recv(w->sock, &w->mod, &type, &fd, 1, &nfds, 0) != WG_OK ||
+      type != WGW_MODULE || nfds != 1) {
+    if (nfds == 1) close(fd);
+    wg_error_set(err, WG_EIO, "worker: no module bytes");
+    return NULL;
+  }
+  wgf_reader r;
+  wgf_reader_init(&r, w->mod.data, w->mod.len);
+  const char *k = wgf_get_str(&r);
+  uint64_t size = wgf_get_u64(&r);
+  struct stat st;
+  wg_module *m = NULL;
+  if (!wgf_done(&r) || !k || strcmp(k, key) || fstat(fd, &st) ||
+      (uint64_t)st.st_size < size || size == 0 || size > SIZE_MAX) {
+    wg_error_set(err, WG_EIO, "worker: bad module frame");
+  } else {
+    void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      wg_error_set(err, WG_ENOMEM, "worker: cannot map the module");
+    } else {
+      m = wg_module_load(p, (size_t)size, err);
+      munmap(p, (size_t)size);
+    }
+  }
+  close(fd);
+  if (m) cache_put(w, key, m);
+  return m;
+}
+
+/* ------------------------------------------------------------------ */
+/* Serving                                                             */
+
+#ifdef WG_TEST_HOOKS
+/* The test hook: makes the forbidden call named by the request. */
+static void test_hook(const wg_exec_request *q) {
+  static const char pre[] = "WASMGATE_TEST_FORBIDDEN=";
+  if (!q->envc || strncmp(q->env[0], pre, sizeof pre - 1)) return;
+  const char *what = q->env[0] + sizeof pre - 1;
+  if (!strcmp(what, "open")) {
+    int fd = open("/etc/passwd", O_RDONLY);
+    if (fd >= 0) close(fd);
+  } else if (!strcmp(what, "socket")) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd >= 0) close(fd);
+  } else if (!strcmp(what, "execve")) {
+    char *const argv[] = {(char *)"/bin/true", NULL};
+    execve("/bin/true", argv, argv + 1);
+  } else if (!strcmp(what, "fork")) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(0);
+  } else if (!strcmp(what, "spin")) {
+    /* not forbidden: a worker that never answers (the pool's own kill) */
+    for (volatile int x = 0;; x++) {
+    }
+  }
+  /* still alive: the caller reports it in the result */
+}
+#endif
+
+static uint64_t cpu_ns(const struct rusage *u) {
+  return ((uint64_t)u->ru_utime.tv_sec + (uint64_t)u->ru_stime.tv_sec) *
+             1000000000u +
+         ((uint64_t)u->ru_utime.tv_usec + (uint64_t)u->ru_stime.tv_usec) *
+             1000u;
+}
+
+/* One RUN: answers RESULT, or returns false when the link is broken. */
+static bool serve_run(worker *w, const int *fds, size_t nfds) {
+  wgw_run run;
+  wg_exec_result res;
+  memset(&res, 0, sizeof res);
+  wg_err ret = wgw_decode_run(&w->in, fds, nfds, &run);
+  if (ret != WG_OK) {
+    res.trap = ret;
+    snprintf(res.trap_message, sizeof res.trap_message,
+             "worker: malformed request");
+  } else {
+    wg_error err;
+    wg_error_clear(&err);
+    centry *c = cache_find(w, run.key);
+    wg_module *m = c ? c->m : fetch_module(w, run.key, &err);
+    if (!m) {
+      ret = res.trap = err.code ? err.code : WG_EIO;
+      snprintf(res.trap_message, sizeof res.trap_message, "%s", err.message);
+    } else {
+      run.req.module = m;
+#ifdef WG_TEST_HOOKS
+      if (w->test_hook) test_hook(&run.req);
+#endif
+      ret = wg_exec_run(&run.req, &res);
+#ifdef WG_TEST_HOOKS
+      if (w->test_hook && run.req.envc &&
+          !strncmp(run.req.env[0], "WASMGATE_TEST_FORBIDDEN=", 24)) {
+        snprintf(res.trap_message, sizeof res.trap_message,
+                 "test hook: the forbidden call was allowed");
+        res.exit_code = 99;
+      }
+#endif
+    }
+    wgw_run_free(&run);
+  }
+  for (size_t i = 0; i < nfds; i++) close(fds[i]);
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  wg_err e = wgw_encode_result(&w->out, ret, &res,
+                               (uint64_t)u.ru_maxrss * 1024u, cpu_ns(&u));
+  wg_exec_result_free(&res);
+  if (e != WG_OK) {
+    /* output too large for a frame: answer without it */
+    memset(&res, 0, sizeof res);
+    res.trap = e;
+    snprintf(res.trap_message, sizeof res.trap_message,
+             "worker: result too large");
+    wgw_encode_result(&w->out, e, &res, (uint64_t)u.ru_maxrss * 1024u,
+                      cpu_ns(&u));
+  }
+  bool ok = wgf_send(w->sock, &w->out, NULL, 0) == WG_OK;
+  /* do not keep a large buffer's pages between runs */
+  if (w->out.cap > (1u << 20)) {
+    wg_buf_free(&w->out);
+    wg_buf_init(&w->out, WGF_MAX_PAYLOAD + WGF_HEADER);
+  }
+  return ok;
+}
+
+static int serve(worker *w) {
+  for (;;) {
+    uint32_t type;
+    int fds[WGF_MAX_FDS];
+    size_t nfds;
+    wg_err e = wgf_recv(w->sock, &w->in, &type, fds, WGW_MAX_DIRS, &nfds, 0);
+    if (e == WG_EEOF) return 0;
+    if (e != WG_OK) return 1;
+    if (type != WGW_RUN) {
+      for (size_t i = 0; i < nfds; i++) close(fds[i]);
+      return 1;
+    }
+    if (!serve_run(w, fds, nfds)) return 1;
+    if (w->in.cap > (1u << 20)) {
+      wg_buf_free(&w->in);
+      wg_buf_init(&w->in, WGF_MAX_PAYLOAD);
+    }
+  }
+}
+
+static bool parse_u64(const char *s, uint64_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s || *end) return false;
+  *out = v;
+  return true;
+}
+
+static bool parse_opts(int argc, char **argv, wopts *o) {
+  memset(o, 0, sizeof *o);
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    uint64_t v = 0;
+    if (!strcmp(a, "--test-hook")) {
+      o->test_hook = true;
+      continue;
+    }
+    if (i + 1 >= argc) return false;
+    const char *val = argv[++i];
+    if (!strcmp(a, "--root")) {
+      o->root = val;
+      continue;
+    }
+    if (!parse_u64(val, &v)) return false;
+    if (!strcmp(a, "--as")) o->as = v;
+    else if (!strcmp(a, "--fsize")) o->fsize = v;
+    else if (!strcmp(a, "--nofile")) o->nofile = v;
+    else if (!strcmp(a, "--cpu")) o->cpu = v;
+    else if (!strcmp(a, "--ppid")) o->ppid = (long)v;
+    else return false;
+  }
+  return true;
+}
+
+int wg_worker_main(int argc, char **argv) {
+  wopts o;
+  if (!parse_opts(argc, argv, &o)) {
+    fprintf(stderr, "wasmgate __worker: internal command (started by "
+            "`wasmgate serve`), bad arguments\n");
+    return 2;
+  }
+  struct stat st;
+  if (fstat(SOCK, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+    fprintf(stderr, "wasmgate __worker: fd 3 is not a socket\n");
+    return 2;
+  }
+  /* as the server does (server.c): reuse large blocks from the heap
+  ** instead of an mmap/munmap and fresh page faults per run */
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 128 << 20);
+  static worker w;
+  w.sock = SOCK;
+  wg_buf_init(&w.in, WGF_MAX_PAYLOAD);
+  wg_buf_init(&w.out, WGF_MAX_PAYLOAD + WGF_HEADER);
+  wg_buf_init(&w.mod, 4096);
+  char why[200] = "";
+  unsigned f = 0;
+  int rc = confine(&o, &f, why, sizeof why);
+#ifdef WG_TEST_HOOKS
+  if (o.test_hook) {
+    w.test_hook = true;
+    f |= WG_WORKER_TEST_HOOK;
+  }
+#endif
+  wgf_begin(&w.out, WGW_HELLO);
+  wgf_put_u32(&w.out, WGW_VERSION);
+  wgf_put_u32(&w.out, rc == 0 ? f : 0);
+  wgf_put_str(&w.out, why);
+  if (wgf_send(SOCK, &w.out, NULL, 0) != WG_OK || rc != 0) return 1;
+  rc = serve(&w);
+  for (int i = 0; i < CACHE_SLOTS; i++)
+    if (w.cache[i].m) wg_module_release(w.cache[i].m);
+  wg_buf_free(&w.in);
+  wg_buf_free(&w.out);
+  wg_buf_free(&w.mod);
+  return rc;
+}

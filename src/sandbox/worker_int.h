@@ -1,0 +1,54 @@
+/*
+** Between the worker pool (workerpool.c) and a worker (worker.c): the
+** frame types of their protocol and the codecs of its two big messages
+** (proto.c).
+**
+**   worker -> server  HELLO   u32 version, u32 features, str detail
+**   server -> worker  RUN     the request (fds: its directories)
+**   worker -> server  NEED    str key: not cached, send its bytes
+**   server -> worker  MODULE  str key, u64 size (fd: a sealed memfd)
+**   worker -> server  RESULT  the result, u64 peak RSS, u64 CPU ns
+*/
+#ifndef WG_SANDBOX_WORKER_INT_H
+#define WG_SANDBOX_WORKER_INT_H
+
+#include "base/buf.h"
+#include "sandbox/frame.h"
+#include "sandbox/workers.h"
+
+#define WGW_VERSION 1u
+enum { WGW_HELLO = 1, WGW_RUN, WGW_NEED, WGW_MODULE, WGW_RESULT };
+
+/* A module key (content id) is at most this long. */
+#define WGW_KEY_MAX 96u
+#define WGW_MAX_DIRS 8u
+
+/* A decoded RUN: the request points into the frame's payload and the
+** arrays below (freed by wgw_run_free). */
+typedef struct wgw_run {
+  char key[WGW_KEY_MAX];
+  wg_exec_request req;
+  const char **strs;            /* argv then env */
+  size_t nstrs;
+  wg_exec_dir dirs[WGW_MAX_DIRS];
+  wg_val args[16];
+} wgw_run;
+
+/* Encodes req into a RUN frame in b. WG_EINVAL for what a worker cannot
+** take (host paths, host stdio fds, reference arguments, too many dirs). */
+wg_err wgw_encode_run(wg_buf *b, const char *key, const wg_exec_request *req);
+/* Decodes a RUN payload; fds are the frame's (one per dir, in order, kept
+** by the caller). WG_EINVAL when malformed. */
+wg_err wgw_decode_run(const wg_buf *payload, const int *fds, size_t nfds,
+                      wgw_run *out);
+void wgw_run_free(wgw_run *r);
+
+/* A RESULT: ret is wg_exec_run's return; rss/cpu describe the worker. */
+wg_err wgw_encode_result(wg_buf *b, wg_err ret, const wg_exec_result *res,
+                         uint64_t rss_bytes, uint64_t cpu_ns);
+/* Fills res (which then owns copies of the output) and the rest. */
+wg_err wgw_decode_result(const wg_buf *payload, wg_err *ret,
+                         wg_exec_result *res, uint64_t *rss_bytes,
+                         uint64_t *cpu_ns);
+
+#endif

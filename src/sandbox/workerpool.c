@@ -1,0 +1,436 @@
+/*
+** The worker pool (workers.h): slots of worker processes, checked out by
+** the calling thread for one execution at a time.
+**
+** A worker is spawned with clone(CLONE_NEWPID | SIGCHLD) when the kernel
+** allows it (else a plain clone, like fork), and the child only moves its
+** socket to fd 3 and execs this binary again (/proc/self/exe as resolved
+** at pool creation) with an empty environment: nothing of the server's
+** memory (keys, database handles, other tenants' data) is in a worker.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "sandbox/sandbox_int.h"
+#include "sandbox/worker_int.h"
+
+#define HELLO_TIMEOUT_MS 10000u
+#define MAX_ARGS 24
+
+typedef struct wslot {
+  pid_t pid;                    /* 0: none (spawned on checkout) */
+  int sock;
+  uint32_t runs;
+  bool busy;
+} wslot;
+
+struct wg_workers {
+  wg_workers_config cfg;
+  char exe[PATH_MAX];
+  char empty_dir[PATH_MAX];
+  char *argv[MAX_ARGS];
+  char argbuf[MAX_ARGS][32];
+  pthread_mutex_t lock;
+  pthread_cond_t freed;
+  wslot *slots;
+  unsigned features;            /* of the first worker */
+  bool clone_newpid;            /* still worth trying */
+  char describe[512];
+  wg_workers_stats stats;
+};
+
+/* ------------------------------------------------------------------ */
+/* Spawning                                                            */
+
+typedef struct child_arg {
+  int sock;
+  const char *exe;
+  char *const *argv;
+} child_arg;
+
+/* Runs in the new process: only async-signal-safe calls. */
+static int child_main(void *p) {
+  const child_arg *a = p;
+  if (a->sock == 3) {
+    fcntl(3, F_SETFD, 0);
+  } else if (dup2(a->sock, 3) < 0) {
+    _exit(126);
+  }
+  char *const envp[] = {NULL};
+  execve(a->exe, a->argv, envp);
+  _exit(127);
+}
+
+static const char *signame(int sig) {
+  switch (sig) {
+    case SIGSYS: return "SIGSYS: a forbidden system call";
+    case SIGKILL: return "SIGKILL";
+    case SIGSEGV: return "SIGSEGV";
+    case SIGBUS: return "SIGBUS";
+    case SIGABRT: return "SIGABRT";
+    case SIGXCPU: return "SIGXCPU: CPU time limit";
+    default: return "a signal";
+  }
+}
+
+static void describe_status(int status, char *buf, size_t n) {
+  if (WIFSIGNALED(status)) {
+    snprintf(buf, n, "killed by signal %d (%s)", WTERMSIG(status),
+             signame(WTERMSIG(status)));
+  } else if (WIFEXITED(status)) {
+    snprintf(buf, n, "exited with status %d", WEXITSTATUS(status));
+  } else {
+    snprintf(buf, n, "died");
+  }
+}
+
+/* Kills (when kill) and reaps slot's worker; status into *status. */
+static void reap(wslot *s, bool kill_it, int *status) {
+  int st = 0;
+  if (s->pid > 0) {
+    if (kill_it) kill(s->pid, SIGKILL);
+    while (waitpid(s->pid, &st, 0) < 0 && errno == EINTR) {
+    }
+  }
+  if (s->sock >= 0) close(s->sock);
+  s->sock = -1;
+  s->pid = 0;
+  s->runs = 0;
+  if (status) *status = st;
+}
+
+static wg_err spawn(wg_workers *p, wslot *s, unsigned *features, char *why,
+                    size_t whysize) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    snprintf(why, whysize, "socketpair: %s", strerror(errno));
+    return WG_EIO;
+  }
+  child_arg a = {sv[1], p->exe, p->argv};
+  /* no CLONE_VM: the child has its own copy of this stack */
+  static _Thread_local char stack[32768] __attribute__((aligned(16)));
+  pid_t pid = -1;
+  if (p->clone_newpid) {
+    pid = clone(child_main, stack + sizeof stack, CLONE_NEWPID | SIGCHLD, &a);
+    if (pid < 0) p->clone_newpid = false;   /* not allowed here: stop trying */
+  }
+  if (pid < 0) pid = clone(child_main, stack + sizeof stack, SIGCHLD, &a);
+  int saved = errno;
+  close(sv[1]);
+  if (pid < 0) {
+    close(sv[0]);
+    snprintf(why, whysize, "clone: %s", strerror(saved));
+    return WG_EIO;
+  }
+  s->pid = pid;
+  s->sock = sv[0];
+  s->runs = 0;
+  wg_buf b;
+  wg_buf_init(&b, 4096);
+  uint32_t type;
+  size_t nfds;
+  int fds[1];
+  wg_err e = wgf_recv(s->sock, &b, &type, fds, 0, &nfds,
+                      wgs_now_ns() + HELLO_TIMEOUT_MS * 1000000ull);
+  wgf_reader r;
+  wgf_reader_init(&r, b.data, b.len);
+  uint32_t version = wgf_get_u32(&r);
+  unsigned f = wgf_get_u32(&r);
+  const char *detail = wgf_get_str(&r);
+  if (e != WG_OK || type != WGW_HELLO || !wgf_done(&r) ||
+      version != WGW_VERSION || !(f & WG_WORKER_SECCOMP)) {
+    int st;
+    char how[96] = "";
+    reap(s, true, &st);
+    if (e != WG_OK) describe_status(st, how, sizeof how);
+    snprintf(why, whysize, "a worker process could not start: %s%s",
+             detail && detail[0] ? detail : "no hello", how[0] ? how : "");
+    wg_buf_free(&b);
+    return WG_EIO;
+  }
+  wg_buf_free(&b);
+  *features = f;
+  p->stats.spawned++;
+  return WG_OK;
+}
+
+static void set_arg(wg_workers *p, int *n, const char *flag, uint64_t v) {
+  p->argv[(*n)++] = (char *)flag;
+  snprintf(p->argbuf[*n], sizeof p->argbuf[*n], "%llu", (unsigned long long)v);
+  p->argv[*n] = p->argbuf[*n];
+  (*n)++;
+}
+
+void wg_workers_feature_names(unsigned features,
+                              void (*fn)(void *user, const char *name),
+                              void *user) {
+#define WG__F(name, bit, text) \
+  if (features & WG_WORKER_##name) fn(user, text);
+  WG_WORKER_FEATURE_MAP(WG__F)
+#undef WG__F
+}
+
+static void add_name(void *user, const char *name) {
+  char *d = user;
+  size_t n = strlen(d);
+  snprintf(d + n, 512 - n, "%s%s", n ? " " : "", name);
+}
+
+wg_err wg_workers_new(const wg_workers_config *cfg, wg_workers **out,
+                      wg_error *err) {
+  if (!cfg->count) return wg_error_set(err, WG_EINVAL, "no workers");
+  wg_workers *p = wg_new(wg_workers);
+  if (!p) return wg_error_set(err, WG_ENOMEM, NULL);
+  p->cfg = *cfg;
+  p->slots = wg_new_array(wslot, cfg->count);
+  if (!p->slots) {
+    wg_free_obj(p);
+    return wg_error_set(err, WG_ENOMEM, NULL);
+  }
+  for (uint32_t i = 0; i < cfg->count; i++) p->slots[i].sock = -1;
+  pthread_mutex_init(&p->lock, NULL);
+  pthread_cond_init(&p->freed, NULL);
+  p->clone_newpid = true;
+  ssize_t n = readlink("/proc/self/exe", p->exe, sizeof p->exe - 1);
+  if (n <= 0) {
+    wg_workers_free(p);
+    return wg_error_set(err, WG_EIO, "cannot resolve /proc/self/exe");
+  }
+  p->exe[n] = 0;
+  int a = 0;
+  p->argv[a++] = (char *)"wasmgate";
+  p->argv[a++] = (char *)WG_WORKER_ARGV1;
+  set_arg(p, &a, "--as", cfg->address_space_bytes);
+  set_arg(p, &a, "--fsize", cfg->file_size_bytes);
+  set_arg(p, &a, "--nofile", WG_WASI_MAX_FDS + 64u);
+  set_arg(p, &a, "--cpu", cfg->cpu_seconds);
+  set_arg(p, &a, "--ppid", (uint64_t)getpid());
+  if (cfg->empty_dir) {
+    snprintf(p->empty_dir, sizeof p->empty_dir, "%s", cfg->empty_dir);
+    p->argv[a++] = (char *)"--root";
+    p->argv[a++] = p->empty_dir;
+  }
+  if (cfg->test_hook) p->argv[a++] = (char *)"--test-hook";
+  p->argv[a] = NULL;
+  char why[300];
+  for (uint32_t i = 0; i < cfg->count; i++) {
+    unsigned f;
+    if (spawn(p, &p->slots[i], &f, why, sizeof why) != WG_OK) {
+      wg_workers_free(p);
+      return wg_error_set(err, WG_EIO, "%s", why);
+    }
+    if (i == 0) p->features = f;
+    p->features &= f;
+  }
+  wg_workers_feature_names(p->features, add_name, p->describe);
+  *out = p;
+  return WG_OK;
+}
+
+void wg_workers_free(wg_workers *p) {
+  if (!p) return;
+  for (uint32_t i = 0; p->slots && i < p->cfg.count; i++)
+    reap(&p->slots[i], true, NULL);
+  pthread_cond_destroy(&p->freed);
+  pthread_mutex_destroy(&p->lock);
+  wg_free_array(p->slots, p->cfg.count);
+  wg_free_obj(p);
+}
+
+unsigned wg_workers_features(const wg_workers *p) { return p->features; }
+const char *wg_workers_describe(const wg_workers *p) { return p->describe; }
+
+void wg_workers_get_stats(wg_workers *p, wg_workers_stats *out) {
+  pthread_mutex_lock(&p->lock);
+  *out = p->stats;
+  out->count = p->cfg.count;
+  pthread_mutex_unlock(&p->lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Running                                                             */
+
+static wslot *checkout(wg_workers *p) {
+  pthread_mutex_lock(&p->lock);
+  for (;;) {
+    wslot *idle = NULL;
+    for (uint32_t i = 0; i < p->cfg.count; i++) {
+      wslot *s = &p->slots[i];
+      if (s->busy) continue;
+      if (!idle || (s->pid > 0 && idle->pid <= 0)) idle = s;
+      if (s->pid > 0) break;
+    }
+    if (idle) {
+      idle->busy = true;
+      pthread_mutex_unlock(&p->lock);
+      return idle;
+    }
+    pthread_cond_wait(&p->freed, &p->lock);
+  }
+}
+
+static void checkin(wg_workers *p, wslot *s) {
+  pthread_mutex_lock(&p->lock);
+  s->busy = false;
+  pthread_cond_signal(&p->freed);
+  pthread_mutex_unlock(&p->lock);
+}
+
+static void count(wg_workers *p, uint64_t *field) {
+  pthread_mutex_lock(&p->lock);
+  (*field)++;
+  pthread_mutex_unlock(&p->lock);
+}
+
+/* Sends the module's bytes as a sealed memfd. */
+static wg_err send_module(int sock, const char *key, const wg_module *m,
+                          wg_buf *b) {
+  size_t n = wg_module_size(m);
+  int fd = memfd_create("wasmgate-module", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return WG_EIO;
+  wg_err e = WG_OK;
+  const uint8_t *bytes = wg_module_bytes(m);
+  for (size_t off = 0; off < n && e == WG_OK;) {
+    ssize_t k = write(fd, bytes + off, n - off);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) e = WG_EIO;
+    else off += (size_t)k;
+  }
+  fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
+                             F_SEAL_SEAL);
+  if (e == WG_OK) {
+    wgf_begin(b, WGW_MODULE);
+    e = wgf_put_str(b, key);
+    if (!e) e = wgf_put_u64(b, n);
+    if (!e) e = wgf_send(sock, b, &fd, 1);
+  }
+  close(fd);
+  return e;
+}
+
+static void empty_output(wg_exec_result *res) {
+  res->out = wg_realloc_(NULL, 0, 1);
+  res->err = wg_realloc_(NULL, 0, 1);
+  if (res->out) res->out[0] = 0;
+  if (res->err) res->err[0] = 0;
+  if (!res->out || !res->err) wg_exec_result_free(res);
+}
+
+/* The exchange with one worker; returns the outcome. */
+static wg_worker_outcome exchange(wg_workers *p, wslot *s, const char *key,
+                                  const wg_exec_request *req,
+                                  wg_exec_result *res, wg_err *ret) {
+  wg_buf b;
+  wg_buf_init(&b, WGF_MAX_PAYLOAD + WGF_HEADER);
+  int fds[WGW_MAX_DIRS];
+  for (size_t i = 0; i < req->ndirs && i < WGW_MAX_DIRS; i++)
+    fds[i] = req->dirs[i].host_fd;
+  wg_err e = wgw_encode_run(&b, key, req);
+  if (e != WG_OK) {
+    wg_buf_free(&b);
+    *ret = res->trap = e;
+    snprintf(res->trap_message, sizeof res->trap_message,
+             e == WG_EINVAL ? "request not supported in a worker process"
+                            : "request too large for a worker process");
+    return WG_WORKER_RAN;
+  }
+  uint64_t deadline = 0;
+  if (req->limits.timeout_ms)
+    deadline = wgs_now_ns() +
+               (req->limits.timeout_ms + p->cfg.grace_ms) * 1000000ull;
+  wg_worker_outcome o = WG_WORKER_CRASHED;
+  e = wgf_send(s->sock, &b, fds, req->ndirs);
+  while (e == WG_OK) {
+    uint32_t type;
+    size_t nfds;
+    e = wgf_recv(s->sock, &b, &type, fds, 0, &nfds, deadline);
+    if (e == WG_TRAP_INTERRUPT) {
+      o = WG_WORKER_KILLED_TIMEOUT;
+      break;
+    }
+    if (e != WG_OK) break;
+    if (type == WGW_NEED) {
+      e = send_module(s->sock, key, req->module, &b);
+      continue;
+    }
+    uint64_t rss, cpu;
+    if (type != WGW_RESULT ||
+        wgw_decode_result(&b, ret, res, &rss, &cpu) != WG_OK) {
+      e = WG_EIO;
+      break;
+    }
+    o = WG_WORKER_RAN;
+    s->runs++;
+    if ((p->cfg.max_executions && s->runs >= p->cfg.max_executions) ||
+        (p->cfg.max_rss_bytes && rss > p->cfg.max_rss_bytes) ||
+        (p->cfg.cpu_seconds &&
+         cpu / 1000000000u >= p->cfg.cpu_seconds / 2)) {
+      reap(s, true, NULL);
+      count(p, &p->stats.recycled);
+    }
+    break;
+  }
+  wg_buf_free(&b);
+  if (o == WG_WORKER_KILLED_TIMEOUT) {
+    reap(s, true, NULL);
+    count(p, &p->stats.timeouts_killed);
+    memset(res, 0, sizeof *res);
+    empty_output(res);
+    res->exit_code = 1;
+    res->trap = WG_TRAP_INTERRUPT;
+    res->limit = WG_LIMIT_TIMEOUT;
+    res->wall_ns = (req->limits.timeout_ms + p->cfg.grace_ms) * 1000000ull;
+    snprintf(res->trap_message, sizeof res->trap_message,
+             "wall-clock timeout (the worker did not stop within %llu ms of "
+             "the deadline and was killed)",
+             (unsigned long long)p->cfg.grace_ms);
+    *ret = WG_OK;
+  } else if (o == WG_WORKER_CRASHED) {
+    int st;
+    char how[96];
+    reap(s, true, &st);   /* a zombie keeps its status */
+    describe_status(st, how, sizeof how);
+    count(p, &p->stats.crashed);
+    memset(res, 0, sizeof *res);
+    *ret = res->trap = WG_EIO;
+    snprintf(res->trap_message, sizeof res->trap_message,
+             "the worker process running this execution %s", how);
+  }
+  return o;
+}
+
+wg_err wg_workers_run(wg_workers *p, const char *module_key,
+                      const wg_exec_request *req, wg_exec_result *res,
+                      wg_worker_outcome *outcome) {
+  memset(res, 0, sizeof *res);
+  *outcome = WG_WORKER_RAN;
+  if (!req || !req->module) return WG_EINVAL;
+  wslot *s = checkout(p);
+  if (s->pid <= 0) {
+    unsigned f;
+    char why[300];
+    if (spawn(p, s, &f, why, sizeof why) != WG_OK) {
+      checkin(p, s);
+      *outcome = WG_WORKER_CRASHED;
+      res->trap = WG_EIO;
+      snprintf(res->trap_message, sizeof res->trap_message, "%.200s", why);
+      return WG_EIO;
+    }
+  }
+  wg_err ret = WG_OK;
+  *outcome = exchange(p, s, module_key, req, res, &ret);
+  checkin(p, s);
+  return ret;
+}

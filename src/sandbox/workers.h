@@ -1,0 +1,115 @@
+/*
+** Worker processes: executions run in a pool of pre-spawned, confined
+** processes instead of the calling thread (`isolation: process`).
+**
+** Each worker is this binary re-executed (`wasmgate __worker`, see
+** worker.c): it closes every inherited fd but its socket, enters new
+** namespaces where the kernel allows (user when not root, pid, net,
+** mount, ipc, uts), chroots into an empty directory when it can, sets
+** rlimits (address space, CPU, file size, open files, core 0), sets
+** PR_SET_NO_NEW_PRIVS and installs a seccomp-bpf allowlist (seccomp.c)
+** that kills it on any other system call. It then serves RUN frames
+** (frame.h) one at a time, calling wg_exec_run itself. Modules stay
+** cached inside the worker by key (the server's content id): a worker
+** that lacks one asks for it and gets a sealed memfd of its bytes.
+** Preopened directories cross as open fds (SCM_RIGHTS).
+**
+** The pool (workerpool.c) enforces the deadline from outside too: a
+** worker that does not answer by the request's timeout + grace is
+** killed and replaced (the result is a timeout). A worker that dies
+** mid-execution is replaced and the call returns WG_EIO with
+** WG_WORKER_CRASHED. Workers are recycled after max_executions runs,
+** when their peak RSS passes max_rss_bytes or their CPU time passes half
+** of cpu_seconds. No state crosses executions: each run gets a fresh
+** store and WASI context, the worker's fds are only its socket and the
+** run's own, and guest code cannot reach the worker's memory.
+*/
+#ifndef WG_SANDBOX_WORKERS_H
+#define WG_SANDBOX_WORKERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wasmgate/sandbox.h"
+
+/* What a worker has in force (bits of wg_workers_features). */
+#define WG_WORKER_FEATURE_MAP(X)                                             \
+  X(NO_NEW_PRIVS, 0, "no_new_privs")                                         \
+  X(SECCOMP, 1, "seccomp")                                                   \
+  X(RLIMITS, 2, "rlimits")                                                   \
+  X(RLIMIT_AS, 3, "rlimit_as")                                               \
+  X(USERNS, 4, "user_ns")                                                    \
+  X(PIDNS, 5, "pid_ns")                                                      \
+  X(NETNS, 6, "net_ns")                                                      \
+  X(MOUNTNS, 7, "mount_ns")                                                  \
+  X(IPCNS, 8, "ipc_ns")                                                      \
+  X(UTSNS, 9, "uts_ns")                                                      \
+  X(CHROOT, 10, "chroot")                                                    \
+  X(TEST_HOOK, 11, "test_hook")
+
+enum {
+#define WG__F(name, bit, text) WG_WORKER_##name = 1u << bit,
+  WG_WORKER_FEATURE_MAP(WG__F)
+#undef WG__F
+};
+
+typedef struct wg_workers_config {
+  uint32_t count;               /* workers (>= 1) */
+  uint32_t max_executions;      /* recycle after this many runs; 0: never */
+  uint64_t max_rss_bytes;       /* recycle when peak RSS passes; 0: never */
+  uint64_t address_space_bytes; /* RLIMIT_AS; 0: none (and under ASan) */
+  uint32_t cpu_seconds;         /* RLIMIT_CPU of a worker's life */
+  uint64_t file_size_bytes;     /* RLIMIT_FSIZE */
+  uint64_t grace_ms;            /* past a run's timeout before the kill */
+  const char *empty_dir;        /* chroot target (an empty directory) or
+                                   NULL: no chroot */
+  bool test_hook;               /* only with WG_TEST_HOOKS: see worker.c */
+} wg_workers_config;
+
+typedef struct wg_workers wg_workers;
+
+/* Spawns cfg->count workers and waits for each to report itself ready.
+** Fails (message in err) when one cannot start or cannot confine itself
+** (seccomp or no_new_privs refused). */
+wg_err wg_workers_new(const wg_workers_config *cfg, wg_workers **out,
+                      wg_error *err);
+/* Kills and reaps every worker. NULL is a no-op. Calls must be over. */
+void wg_workers_free(wg_workers *p);
+
+/* The WG_WORKER_* bits every worker reported at start, and a one-line
+** description ("seccomp no_new_privs rlimits(as=..)...") of them. */
+unsigned wg_workers_features(const wg_workers *p);
+const char *wg_workers_describe(const wg_workers *p);
+void wg_workers_feature_names(unsigned features,
+                              void (*fn)(void *user, const char *name),
+                              void *user);
+
+typedef struct wg_workers_stats {
+  uint64_t spawned, recycled, crashed, timeouts_killed;
+  uint32_t count;
+} wg_workers_stats;
+void wg_workers_get_stats(wg_workers *p, wg_workers_stats *out);
+
+/* What became of a wg_workers_run beyond the result. */
+typedef enum wg_worker_outcome {
+  WG_WORKER_RAN,                /* the worker answered */
+  WG_WORKER_KILLED_TIMEOUT,     /* no answer by timeout + grace: killed;
+                                   res is a timeout */
+  WG_WORKER_CRASHED,            /* the worker died; res->trap_message says
+                                   how; returns WG_EIO */
+} wg_worker_outcome;
+
+/* Runs req in a worker as wg_exec_run would in this thread. module_key
+** identifies req->module's bytes (e.g. "sha256:<hex>"); workers cache
+** modules by it. req->dirs must use host_fd (host_path NULL); stdin_fd,
+** stdout_fd and stderr_fd must be -1. Blocks until a worker is free. */
+wg_err wg_workers_run(wg_workers *p, const char *module_key,
+                      const wg_exec_request *req, wg_exec_result *res,
+                      wg_worker_outcome *outcome);
+
+/* The worker process's main (argv from wg_workers_new; `wasmgate __worker`
+** dispatches here). Returns the process exit code. */
+#define WG_WORKER_ARGV1 "__worker"
+int wg_worker_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,1087 @@
+/*
+** The OpenAI-compatible gateway: POST /v1/chat/completions, GET
+** /v1/models, GET /v1/models/{id} (see gateway.h for the flow).
+**
+** Request fields: "model" and "messages" are checked; "stream" and
+** "stream_options" are read; every other field, known or not, passes
+** through to the upstream unchanged (the upstream decides what it
+** accepts). Upstream, streams always ask for usage (include_usage), so
+** that tokens are counted; the usage chunk and the "usage" members are
+** removed from the client's stream when it did not ask for them.
+**
+** Answers echo the model name the client asked for (the public name),
+** not the upstream's. A failure after the first streamed chunk becomes a
+** `data: {"error":{...}}` event, then the stream ends.
+*/
+#include <microhttpd.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "server/audit.h"
+#include "server/gateway.h"
+#include "server/srv.h"
+
+#define GW_UP_MAX (64u << 20)     /* a non-streamed upstream answer */
+#define GW_OUT_HIGH (1u << 20)    /* buffered for the client: pause above */
+#define GW_CHOICES 8              /* choices redacted separately in streams */
+#define GW_AUDIT_TEXT_MAX (64u << 10)
+
+/* Per-deployment status columns of the request counter. */
+static const int gw_statuses[] = {200, 400, 403, 404, 429, 499, 500, 502,
+                                  503, 504};
+#define GW_NST (sizeof gw_statuses / sizeof gw_statuses[0] + 1)
+static const double gw_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                    1,     2.5,  5,     10,   30,  60};
+#define GW_NB (sizeof gw_buckets / sizeof gw_buckets[0])
+
+typedef struct gw_hist {
+  atomic_uint_fast64_t counts[GW_NB + 1];
+  atomic_uint_fast64_t sum_us;
+} gw_hist;
+
+typedef struct gw_depstat {
+  atomic_uint_fast64_t req[GW_NST];
+  gw_hist latency, ttft;
+  atomic_uint_fast64_t prompt_tokens, completion_tokens;
+} gw_depstat;
+
+struct srv_gw {
+  srv_gw_config *cfg;           /* s->cfg.gw; NULL: no models */
+  ai_engine *engine;
+  guard_redactor *red;
+  size_t ndeps;
+  gw_depstat *stats;            /* [ndeps + 1]: the last, no deployment */
+  atomic_uint_fast64_t violations[4];
+  atomic_uint_fast64_t redactions;
+};
+
+static const char *const violation_names[] = {
+    "control_characters", "message_too_long", "request_too_long",
+    "template_token"};
+
+typedef struct gw_req {
+  atomic_int refs;              /* request + engine call + stream response */
+  pthread_mutex_t lock;
+  srv *s;
+  struct srv_gw *gw;
+  srv_req *r;                   /* NULL once MHD completed the request */
+  struct MHD_Connection *conn;
+  ai_call *call;
+  char model[AI_NAME_MAX];
+  char rid[72], tenant[WG_DB_ID_MAX], key_id[WG_DB_ID_MAX];
+  char path[256];
+  bool stream, want_usage, redact;
+  uint64_t t0_ns, t_call_ns, t_end_ns, ttft_ns;
+  wg_buf up;                    /* non-stream: the upstream's answer */
+  ai_sse sse;
+  guard_stream red[GW_CHOICES];
+  bool red_on[GW_CHOICES];
+  /* The stream to the client, under lock. */
+  wg_buf out;
+  size_t out_off;
+  bool committed;               /* headers are (to be) sent */
+  bool eof, waiting, paused, done_seen, bad_sse;
+  bool engine_done;
+  /* Accounting. */
+  int64_t prompt_tokens, completion_tokens;
+  uint32_t redactions;
+  uint8_t in_sha[32];
+  wg_buf audit_in, audit_out;
+  char upstream_error[512];     /* an error event seen in the stream */
+} gw_req;
+
+/* ------------------------------------------------------------------ */
+/* Life                                                                */
+
+wg_err srv_gw_start(srv *s, wg_error *err) {
+  struct srv_gw *g = wg_new(struct srv_gw);
+  if (!g) return wg_error_set(err, WG_ENOMEM, "out of memory");
+  s->gw = g;
+  g->cfg = s->cfg.gw;
+  g->ndeps = g->cfg ? g->cfg->router.ndeps : 0;
+  g->stats = wg_new_array(gw_depstat, g->ndeps + 1);
+  if (!g->stats) return wg_error_set(err, WG_ENOMEM, "out of memory");
+  if (!g->cfg) return WG_OK;
+  char msg[256];
+  if (!ai_router_init(&g->cfg->router, msg, sizeof msg)) {
+    return wg_error_set(err, WG_EINVAL, "config: %s", msg);
+  }
+  wg_err e = guard_redactor_new(g->cfg->patterns, g->cfg->npatterns, &g->red,
+                                msg, sizeof msg);
+  if (e) return wg_error_set(err, e, "config: gateway.guard.%s", msg);
+  if (g->ndeps && (e = ai_engine_new(&g->cfg->router, g->cfg->event_threads,
+                                     &g->engine))) {
+    return wg_error_set(err, e, "cannot start the gateway's threads");
+  }
+  return WG_OK;
+}
+
+void srv_gw_stop(srv *s) {
+  struct srv_gw *g = s->gw;
+  if (!g) return;
+  ai_engine_free(g->engine);
+  g->engine = NULL;
+  guard_redactor_free(g->red);
+  wg_free_array(g->stats, g->ndeps + 1);
+  wg_free_obj(g);
+  s->gw = NULL;
+}
+
+static void gw_unref(gw_req *q) {
+  if (atomic_fetch_sub(&q->refs, 1) != 1) return;
+  ai_call_release(q->call);
+  wg_buf_free(&q->up);
+  wg_buf_free(&q->out);
+  wg_buf_free(&q->audit_in);
+  wg_buf_free(&q->audit_out);
+  ai_sse_free(&q->sse);
+  for (int i = 0; i < GW_CHOICES; i++) {
+    if (q->red_on[i]) guard_stream_free(&q->red[i]);
+  }
+  pthread_mutex_destroy(&q->lock);
+  wg_free_obj(q);
+}
+
+/* ------------------------------------------------------------------ */
+/* Metrics                                                             */
+
+static void observe(gw_hist *h, double secs) {
+  size_t i = 0;
+  while (i < GW_NB && secs > gw_buckets[i]) i++;
+  atomic_fetch_add(&h->counts[i], 1);
+  atomic_fetch_add(&h->sum_us, (uint64_t)(secs * 1e6));
+}
+
+static gw_depstat *depstat(struct srv_gw *g, const ai_deployment *d) {
+  if (!d || !g->cfg) return &g->stats[g->ndeps];
+  return &g->stats[d - g->cfg->router.deps];
+}
+
+static void count(struct srv_gw *g, const ai_deployment *d, int status,
+                  double secs, double ttft) {
+  gw_depstat *st = depstat(g, d);
+  size_t i = 0;
+  while (i < GW_NST - 1 && gw_statuses[i] != status) i++;
+  atomic_fetch_add(&st->req[i], 1);
+  observe(&st->latency, secs);
+  if (ttft > 0) observe(&st->ttft, ttft);
+}
+
+static void hist_render(wg_buf *b, const char *name, const char *labels,
+                        gw_hist *h) {
+  uint64_t cum = 0;
+  for (size_t i = 0; i <= GW_NB; i++) {
+    cum += atomic_load(&h->counts[i]);
+    if (i < GW_NB) {
+      wg_buf_printf(b, "%s_bucket{%s,le=\"%g\"} %llu\n", name, labels,
+                    gw_buckets[i], (unsigned long long)cum);
+    } else {
+      wg_buf_printf(b, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, labels,
+                    (unsigned long long)cum);
+    }
+  }
+  wg_buf_printf(b, "%s_sum{%s} %.6f\n%s_count{%s} %llu\n", name, labels,
+                (double)atomic_load(&h->sum_us) * 1e-6, name, labels,
+                (unsigned long long)cum);
+}
+
+void srv_gw_metrics(srv *s, wg_buf *b) {
+  struct srv_gw *g = s->gw;
+  if (!g) return;
+  static const char *const bstate[] = {"closed", "open", "half_open"};
+  wg_buf_printf(b, "# HELP wasmgate_gateway_requests_total Chat requests by "
+                "model, deployment (\"none\": no upstream) and status.\n"
+                "# TYPE wasmgate_gateway_requests_total counter\n");
+  for (size_t d = 0; d <= g->ndeps; d++) {
+    const ai_deployment *dep = d < g->ndeps ? &g->cfg->router.deps[d] : NULL;
+    for (size_t i = 0; i < GW_NST; i++) {
+      uint64_t v = atomic_load(&g->stats[d].req[i]);
+      if (!v) continue;
+      char st[16];
+      if (i < GW_NST - 1) snprintf(st, sizeof st, "%d", gw_statuses[i]);
+      else snprintf(st, sizeof st, "other");
+      wg_buf_printf(b, "wasmgate_gateway_requests_total{model=\"%s\","
+                    "deployment=\"%s\",status=\"%s\"} %llu\n",
+                    dep ? dep->model : "", dep ? dep->id : "none", st,
+                    (unsigned long long)v);
+    }
+  }
+  wg_buf_printf(b, "# HELP wasmgate_gateway_latency_seconds Chat request "
+                "latency.\n# TYPE wasmgate_gateway_latency_seconds "
+                "histogram\n");
+  for (size_t d = 0; d < g->ndeps; d++) {
+    const ai_deployment *dep = &g->cfg->router.deps[d];
+    char l[300];
+    snprintf(l, sizeof l, "model=\"%s\",deployment=\"%s\"", dep->model,
+             dep->id);
+    hist_render(b, "wasmgate_gateway_latency_seconds", l,
+                &g->stats[d].latency);
+  }
+  wg_buf_printf(b, "# HELP wasmgate_gateway_ttft_seconds Time to the first "
+                "upstream byte.\n# TYPE wasmgate_gateway_ttft_seconds "
+                "histogram\n");
+  for (size_t d = 0; d < g->ndeps; d++) {
+    const ai_deployment *dep = &g->cfg->router.deps[d];
+    char l[300];
+    snprintf(l, sizeof l, "model=\"%s\",deployment=\"%s\"", dep->model,
+             dep->id);
+    hist_render(b, "wasmgate_gateway_ttft_seconds", l, &g->stats[d].ttft);
+  }
+  wg_buf_printf(b, "# HELP wasmgate_gateway_tokens_total Tokens by model "
+                "and kind (from upstream usage).\n"
+                "# TYPE wasmgate_gateway_tokens_total counter\n");
+  for (size_t d = 0; d < g->ndeps; d++) {
+    const ai_deployment *dep = &g->cfg->router.deps[d];
+    wg_buf_printf(b, "wasmgate_gateway_tokens_total{model=\"%s\","
+                  "deployment=\"%s\",kind=\"prompt\"} %llu\n"
+                  "wasmgate_gateway_tokens_total{model=\"%s\","
+                  "deployment=\"%s\",kind=\"completion\"} %llu\n",
+                  dep->model, dep->id,
+                  (unsigned long long)atomic_load(&g->stats[d].prompt_tokens),
+                  dep->model, dep->id,
+                  (unsigned long long)atomic_load(
+                      &g->stats[d].completion_tokens));
+  }
+  wg_buf_printf(b, "# HELP wasmgate_gateway_upstream_attempts_total Upstream "
+                "attempts, failures and retries per deployment.\n"
+                "# TYPE wasmgate_gateway_upstream_attempts_total counter\n");
+  for (size_t d = 0; d < g->ndeps; d++) {
+    ai_deployment *dep = &g->cfg->router.deps[d];
+    wg_buf_printf(b, "wasmgate_gateway_upstream_attempts_total{deployment="
+                  "\"%s\",result=\"all\"} %llu\n"
+                  "wasmgate_gateway_upstream_attempts_total{deployment="
+                  "\"%s\",result=\"failed\"} %llu\n"
+                  "wasmgate_gateway_retries_total{deployment=\"%s\"} %llu\n",
+                  dep->id, (unsigned long long)atomic_load(&dep->calls),
+                  dep->id, (unsigned long long)atomic_load(&dep->failures),
+                  dep->id, (unsigned long long)atomic_load(&dep->retries));
+  }
+  wg_buf_printf(b, "# HELP wasmgate_gateway_breaker_state Circuit breaker "
+                "per deployment (1 for the current state).\n"
+                "# TYPE wasmgate_gateway_breaker_state gauge\n");
+  for (size_t d = 0; d < g->ndeps; d++) {
+    ai_deployment *dep = &g->cfg->router.deps[d];
+    int st = ai_breaker_state(&dep->breaker);
+    for (int k = 0; k < 3; k++) {
+      wg_buf_printf(b, "wasmgate_gateway_breaker_state{deployment=\"%s\","
+                    "state=\"%s\"} %d\n", dep->id, bstate[k], st == k);
+    }
+    wg_buf_printf(b, "wasmgate_gateway_breaker_opens_total{deployment=\"%s\"}"
+                  " %llu\n", dep->id,
+                  (unsigned long long)atomic_load(&dep->breaker.opens));
+  }
+  wg_buf_printf(b, "# HELP wasmgate_gateway_guard_violations_total Requests "
+                "refused by a guardrail.\n"
+                "# TYPE wasmgate_gateway_guard_violations_total counter\n");
+  for (size_t i = 0; i < 4; i++) {
+    wg_buf_printf(b, "wasmgate_gateway_guard_violations_total{code=\"%s\"} "
+                  "%llu\n", violation_names[i],
+                  (unsigned long long)atomic_load(&g->violations[i]));
+  }
+  wg_buf_printf(b, "# HELP wasmgate_gateway_redactions_total PII matches "
+                "redacted.\n# TYPE wasmgate_gateway_redactions_total counter\n"
+                "wasmgate_gateway_redactions_total %llu\n",
+                (unsigned long long)atomic_load(&g->redactions));
+}
+
+/* ------------------------------------------------------------------ */
+/* Models                                                              */
+
+static const srv_gw_tenant *tenant_cfg(const srv_gw_config *c,
+                                       const char *id) {
+  for (size_t i = 0; c && i < c->ntenants; i++) {
+    if (!strcmp(c->tenants[i].id, id)) return &c->tenants[i];
+  }
+  return NULL;
+}
+
+static bool model_allowed(const srv_gw_tenant *t, const char *model) {
+  if (!t || !t->models) return true;
+  for (size_t i = 0; i < t->nmodels; i++) {
+    if (!strcmp(t->models[i], model)) return true;
+  }
+  return false;
+}
+
+static json_t *model_json(const char *name) {
+  return json_pack("{ss,ss,si,ss}", "id", name, "object", "model", "created",
+                   0, "owned_by", "wasmgate");
+}
+
+void srv_h_models_list(srv_req *r) {
+  struct srv_gw *g = r->s->gw;
+  const srv_gw_tenant *t = tenant_cfg(g->cfg, r->who.tenant->id);
+  json_t *data = json_array();
+  for (size_t i = 0; i < g->ndeps; i++) {
+    const char *m = g->cfg->router.deps[i].model;
+    bool seen = false;
+    for (size_t j = 0; j < i && !seen; j++) {
+      seen = !strcmp(g->cfg->router.deps[j].model, m);
+    }
+    if (!seen && model_allowed(t, m)) json_array_append_new(data,
+                                                            model_json(m));
+  }
+  srv_reply_json(r, 200, json_pack("{ss,so}", "object", "list", "data",
+                                   data));
+}
+
+static void fail_no_model(srv_req *r, const char *model) {
+  srv_fail(r, SRV_E_NO_MODEL, "model", "The model `%.200s` does not exist "
+           "or you do not have access to it.", model);
+}
+
+void srv_h_model_get(srv_req *r) {
+  struct srv_gw *g = r->s->gw;
+  const char *id = srv_params_get(&r->params, "id");
+  const srv_gw_tenant *t = tenant_cfg(g->cfg, r->who.tenant->id);
+  if (!g->cfg || !ai_router_has_model(&g->cfg->router, id) ||
+      !model_allowed(t, id)) {
+    fail_no_model(r, id);
+    return;
+  }
+  srv_reply_json(r, 200, model_json(id));
+}
+
+/* ------------------------------------------------------------------ */
+/* Audit                                                               */
+
+/* Writes the request's audit line (with the gateway's fields). */
+static void gw_audit(gw_req *q, int status, const char *reason,
+                     const ai_result *res, const char *violation) {
+  json_t *gj = json_object();
+  json_object_set_new(gj, "model", json_string(q->model));
+  json_object_set_new(gj, "deployment",
+                      res && res->dep ? json_string(res->dep->id)
+                                      : json_null());
+  json_object_set_new(gj, "stream", json_boolean(q->stream));
+  json_object_set_new(gj, "upstream_status",
+                      res && res->status ? json_integer(res->status)
+                                         : json_null());
+  json_object_set_new(gj, "retries", json_integer(res ? res->retries : 0));
+  json_object_set_new(gj, "prompt_tokens", json_integer(q->prompt_tokens));
+  json_object_set_new(gj, "completion_tokens",
+                      json_integer(q->completion_tokens));
+  json_object_set_new(gj, "ttft_ms",
+                      q->ttft_ns ? json_real((double)q->ttft_ns * 1e-6)
+                                 : json_null());
+  json_object_set_new(gj, "violations",
+                      violation ? json_pack("[s]", violation)
+                                : json_array());
+  json_object_set_new(gj, "redactions", json_integer(q->redactions));
+  if (q->gw->cfg && q->gw->cfg->audit_content) {
+    json_object_set_new(gj, "input",
+                        json_stringn((const char *)q->audit_in.data,
+                                     q->audit_in.len));
+    json_object_set_new(gj, "output",
+                        json_stringn((const char *)q->audit_out.data,
+                                     q->audit_out.len));
+  }
+  wg_buf gb;
+  wg_buf_init(&gb, 1u << 20);
+  srv_json_dump(gj, JSON_COMPACT | JSON_PRESERVE_ORDER, &gb);
+  json_decref(gj);
+  uint8_t out[32];
+  srv_sha256(q->audit_out.data, q->audit_out.len, out);
+  srv_audit_entry e = {
+      .request_id = q->rid,
+      .tenant = q->tenant,
+      .key_id = q->key_id[0] ? q->key_id : NULL,
+      .principal = "tenant",
+      .route = "POST /v1/chat/completions",
+      .path = q->path,
+      .status = status,
+      .input_sha256 = q->in_sha,
+      .output_sha256 = out,
+      .decision = status < 400 ? "allow" : status < 500 ? "deny" : "error",
+      .reason = reason,
+      .latency_ms = (double)(srv_now_ns() - q->t0_ns) * 1e-6,
+      .gateway = gb.len ? (const char *)gb.data : NULL,
+  };
+  srv_audit_write(q->s->audit, &e);
+  wg_buf_free(&gb);
+}
+
+static void audit_text(wg_buf *b, const char *s, size_t n) {
+  if (b->len && wg_buf_append(b, "\n", 1)) return;
+  if (n > b->max - b->len) n = b->max - b->len;
+  while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80) n--;   /* UTF-8 */
+  wg_buf_append(b, s, n);
+}
+
+/* ------------------------------------------------------------------ */
+/* Answers (engine thread)                                             */
+
+/* Appends to the client's stream and wakes the reader (lock held). */
+static void out_append(gw_req *q, const char *p, size_t n) {
+  if (q->eof) return;
+  if (wg_buf_append(&q->out, p, n) != WG_OK) {
+    q->eof = true;             /* cannot happen below the cap */
+  }
+}
+
+static void wake(gw_req *q) {
+  if (!q->r) return;
+  if (!q->committed) {
+    q->committed = true;
+    srv_req *r = q->r;
+    r->status = 200;
+    r->resp_type = "text/event-stream";
+    atomic_store(&r->ready, true);
+    MHD_resume_connection(q->conn);
+    return;
+  }
+  if (q->waiting) {
+    q->waiting = false;
+    MHD_resume_connection(q->conn);
+  }
+}
+
+static void error_event(gw_req *q, const char *code, const char *msg) {
+  json_t *e = json_pack("{s{ss,ss,sn,ss}}", "error", "message", msg, "type",
+                        "server_error", "param", "code", code);
+  wg_buf b;
+  wg_buf_init(&b, 64u << 10);
+  wg_buf_append(&b, "data: ", 6);
+  srv_json_dump(e, JSON_COMPACT | JSON_PRESERVE_ORDER, &b);
+  wg_buf_append(&b, "\n\n", 2);
+  json_decref(e);
+  out_append(q, (const char *)b.data, b.len);
+  wg_buf_free(&b);
+}
+
+static void take_usage(gw_req *q, json_t *usage) {
+  if (!json_is_object(usage)) return;
+  json_t *p = json_object_get(usage, "prompt_tokens");
+  json_t *c = json_object_get(usage, "completion_tokens");
+  if (json_is_integer(p)) q->prompt_tokens = json_integer_value(p);
+  if (json_is_integer(c)) q->completion_tokens = json_integer_value(c);
+}
+
+/* Redacts one streamed content piece of choice idx; final: flush. The
+** result replaces the delta's content. false: redaction failed. */
+static bool redact_piece(gw_req *q, size_t idx, json_t *delta, bool final) {
+  json_t *c = json_object_get(delta, "content");
+  bool has = json_is_string(c);
+  if (!q->redact || idx >= GW_CHOICES) {
+    if (has) audit_text(&q->audit_out, json_string_value(c),
+                        json_string_length(c));
+    return idx < GW_CHOICES || !q->redact;   /* never relay unredacted */
+  }
+  if (!q->red_on[idx]) {
+    if (guard_stream_init(&q->red[idx], q->gw->red)) return false;
+    q->red_on[idx] = true;
+  }
+  wg_buf o;
+  wg_buf_init(&o, 2u << 20);
+  wg_err e = WG_OK;
+  uint32_t before = q->red[idx].hits;
+  if (has) e = guard_stream_feed(&q->red[idx], json_string_value(c),
+                                 json_string_length(c), &o);
+  if (!e && final) e = guard_stream_flush(&q->red[idx], &o);
+  q->redactions += q->red[idx].hits - before;
+  if (!e && (has || o.len)) {
+    json_object_set_new(delta, "content",
+                        json_stringn(o.data ? (const char *)o.data : "",
+                                     o.len));
+    audit_text(&q->audit_out, (const char *)o.data, o.len);
+  }
+  wg_buf_free(&o);
+  return e == WG_OK;
+}
+
+/* One SSE event of the upstream stream. */
+static bool on_event(void *user, const char *event, const char *data,
+                     size_t len) {
+  gw_req *q = user;
+  if (len == 6 && !memcmp(data, "[DONE]", 6)) {
+    q->done_seen = true;
+    return true;
+  }
+  json_error_t je;
+  json_t *j = json_loadb(data, len, 0, &je);
+  if (!json_is_object(j)) {
+    json_decref(j);
+    q->bad_sse = true;
+    return false;
+  }
+  json_t *err = json_object_get(j, "error");
+  if (err || !strcmp(event, "error")) {
+    json_t *m = json_is_object(err) ? json_object_get(err, "message") : NULL;
+    snprintf(q->upstream_error, sizeof q->upstream_error, "%s",
+             json_is_string(m) ? json_string_value(m) : "upstream error");
+    json_decref(j);
+    return false;
+  }
+  json_t *usage = json_object_get(j, "usage");
+  take_usage(q, usage);
+  json_t *choices = json_object_get(j, "choices");
+  bool usage_chunk = json_is_array(choices) && json_array_size(choices) == 0;
+  if (usage_chunk && !q->want_usage) {
+    json_decref(j);
+    return true;
+  }
+  if (!q->want_usage) json_object_del(j, "usage");
+  if (json_object_get(j, "model")) {
+    json_object_set_new(j, "model", json_string(q->model));
+  }
+  size_t i;
+  json_t *ch;
+  bool ok = true;
+  json_array_foreach(choices, i, ch) {
+    json_t *ix = json_object_get(ch, "index");
+    size_t idx = json_is_integer(ix) ? (size_t)json_integer_value(ix) : i;
+    json_t *delta = json_object_get(ch, "delta");
+    json_t *fr = json_object_get(ch, "finish_reason");
+    if (!json_is_object(delta)) continue;
+    ok = ok && redact_piece(q, idx, delta, json_is_string(fr));
+  }
+  if (!ok) {
+    json_decref(j);
+    snprintf(q->upstream_error, sizeof q->upstream_error,
+             "redaction failed");
+    return false;
+  }
+  wg_buf b;
+  wg_buf_init(&b, 4u << 20);
+  wg_buf_append(&b, "data: ", 6);
+  bool dumped = srv_json_dump(j, JSON_COMPACT | JSON_PRESERVE_ORDER, &b) ==
+                    WG_OK &&
+                wg_buf_append(&b, "\n\n", 2) == WG_OK;
+  json_decref(j);
+  if (dumped) {
+    pthread_mutex_lock(&q->lock);
+    out_append(q, (const char *)b.data, b.len);
+    if (!q->ttft_ns) q->ttft_ns = srv_now_ns() - q->t0_ns;
+    wake(q);
+    pthread_mutex_unlock(&q->lock);
+  }
+  wg_buf_free(&b);
+  return dumped;
+}
+
+static int on_data(void *user, const char *p, size_t n) {
+  gw_req *q = user;
+  if (!q->stream) {
+    if (!q->ttft_ns) q->ttft_ns = srv_now_ns() - q->t0_ns;
+    return wg_buf_append(&q->up, p, n) == WG_OK ? AI_DATA_OK : AI_DATA_ABORT;
+  }
+  pthread_mutex_lock(&q->lock);
+  bool full = q->out.len - q->out_off > GW_OUT_HIGH && !q->eof && q->r;
+  if (full) q->paused = true;
+  pthread_mutex_unlock(&q->lock);
+  if (full) return AI_DATA_PAUSE;
+  if (ai_sse_feed(&q->sse, p, n, on_event, q) != WG_OK) return AI_DATA_ABORT;
+  pthread_mutex_lock(&q->lock);
+  bool c = q->committed;
+  pthread_mutex_unlock(&q->lock);
+  return c ? AI_DATA_COMMITTED : AI_DATA_OK;
+}
+
+static void on_restart(void *user) {
+  gw_req *q = user;
+  wg_buf_reset(&q->up);
+  ai_sse_free(&q->sse);
+  ai_sse_init(&q->sse);
+  q->done_seen = q->bad_sse = false;
+  q->upstream_error[0] = 0;
+}
+
+/* The error answer of a call that failed before anything was sent. */
+static void fail_call(srv_req *r, const ai_result *res, gw_req *q) {
+  switch (res->outcome) {
+    case AI_UPSTREAM_ERROR: {
+      json_error_t je;
+      json_t *j = res->body->len ? json_loadb((const char *)res->body->data,
+                                              res->body->len, 0, &je)
+                                 : NULL;
+      json_t *e = json_object_get(j, "error");
+      if (json_is_object(e) && json_is_string(json_object_get(e, "message"))) {
+        json_t *c = json_object_get(e, "code");
+        r->reason = json_is_string(c) ? "upstream_error" : "upstream_error";
+        srv_reply_json(r, res->status, j);
+        return;
+      }
+      json_decref(j);
+      srv_fail(r, SRV_E_UPSTREAM, NULL, "The upstream server answered %d.",
+               res->status);
+      return;
+    }
+    case AI_NO_DEPLOYMENT:
+    case AI_FAILED: {
+      unsigned ra = (unsigned)((res->retry_after_ms + 999) / 1000);
+      if (res->rate_limited) {
+        r->retry_after_s = ra ? ra : 1;
+        srv_fail(r, SRV_E_RATE, NULL, "Every deployment of model %s is rate "
+                 "limited. Please try again in %llums.", q->model,
+                 (unsigned long long)(res->retry_after_ms
+                                          ? res->retry_after_ms : 1000));
+      } else if (res->outcome == AI_NO_DEPLOYMENT) {
+        r->retry_after_s = ra ? ra : 1;
+        srv_fail(r, SRV_E_NO_UPSTREAM, NULL, "No deployment of model %s is "
+                 "available (circuit open). Please try again later.",
+                 q->model);
+      } else if (res->timeout) {
+        srv_fail(r, SRV_E_UPSTREAM_TIMEOUT, NULL, "The upstream did not "
+                 "answer in time after %u retries (%s).", res->retries,
+                 res->error);
+      } else {
+        srv_fail(r, SRV_E_UPSTREAM, NULL, "The upstream failed after %u "
+                 "retries (%s).", res->retries, res->error);
+      }
+      return;
+    }
+    case AI_CANCELLED:
+      r->reason = res->client_gone ? "client_closed" : "cancelled";
+      srv_reply_raw(r, 499, "application/json", "", 0);
+      return;
+    default:
+      if (q->upstream_error[0]) {
+        srv_fail(r, SRV_E_UPSTREAM, NULL, "The upstream reported an error: "
+                 "%s", q->upstream_error);
+      } else {
+        srv_fail(r, SRV_E_UPSTREAM, NULL, "The upstream answer could not be "
+                 "relayed (%s).", q->bad_sse ? "malformed event stream"
+                                              : res->error);
+      }
+      return;
+  }
+}
+
+/* A complete non-streamed answer: redact, count, reply. */
+static void reply_full(srv_req *r, gw_req *q) {
+  json_error_t je;
+  json_t *j = json_loadb(q->up.data ? (const char *)q->up.data : "",
+                         q->up.len, 0, &je);
+  if (!json_is_object(j)) {
+    json_decref(j);
+    srv_fail(r, SRV_E_UPSTREAM, NULL, "The upstream answered with invalid "
+             "JSON.");
+    return;
+  }
+  take_usage(q, json_object_get(j, "usage"));
+  if (json_object_get(j, "model")) {
+    json_object_set_new(j, "model", json_string(q->model));
+  }
+  size_t i;
+  json_t *ch;
+  json_array_foreach(json_object_get(j, "choices"), i, ch) {
+    json_t *m = json_object_get(ch, "message");
+    json_t *c = json_object_get(m, "content");
+    if (!json_is_string(c)) continue;
+    if (!q->redact) {
+      audit_text(&q->audit_out, json_string_value(c), json_string_length(c));
+      continue;
+    }
+    wg_buf o;
+    wg_buf_init(&o, GW_UP_MAX);
+    if (guard_redact(q->gw->red, json_string_value(c), json_string_length(c),
+                     &o, &q->redactions) != WG_OK) {
+      wg_buf_free(&o);
+      json_decref(j);
+      srv_fail(r, SRV_E_REDACTION, NULL, "The answer could not be redacted; "
+               "it was withheld.");
+      return;
+    }
+    audit_text(&q->audit_out, (const char *)o.data, o.len);
+    json_object_set_new(m, "content",
+                        json_stringn(o.data ? (const char *)o.data : "",
+                                     o.len));
+    wg_buf_free(&o);
+  }
+  srv_reply_json(r, 200, j);
+}
+
+static void on_done(void *user, const ai_result *res) {
+  gw_req *q = user;
+  struct srv_gw *g = q->gw;
+  q->t_end_ns = srv_now_ns();
+  atomic_fetch_add(&g->redactions, 0);
+  gw_depstat *st = depstat(g, res->dep);
+  pthread_mutex_lock(&q->lock);
+  q->engine_done = true;
+  int status = 0;
+  const char *reason = NULL;
+  if (q->stream && (q->committed || (res->outcome == AI_OK && q->r))) {
+    /* The stream: finish it (or send what there is, then the end). */
+    if (res->outcome == AI_OK && q->done_seen && !q->bad_sse) {
+      out_append(q, "data: [DONE]\n\n", 14);
+    } else if (res->outcome == AI_CANCELLED) {
+      reason = res->client_gone ? "client_closed" : "cancelled";
+    } else {
+      reason = "upstream_error";
+      error_event(q, "upstream_error",
+                  q->upstream_error[0] ? q->upstream_error
+                  : q->bad_sse ? "The upstream sent a malformed event stream."
+                  : res->outcome == AI_OK ? "The upstream stream ended "
+                                            "without [DONE]."
+                                          : "The upstream connection failed "
+                                            "during the stream.");
+    }
+    status = 200;
+    q->eof = true;
+    wake(q);
+    pthread_mutex_unlock(&q->lock);
+    gw_audit(q, status, reason, res, NULL);
+  } else if (q->r) {
+    srv_req *r = q->r;
+    pthread_mutex_unlock(&q->lock);
+    if (res->outcome == AI_OK && !q->stream) {
+      reply_full(r, q);
+    } else {
+      fail_call(r, res, q);
+    }
+    status = r->status;
+    gw_audit(q, status, r->reason, res, NULL);
+    r->audited = true;
+    pthread_mutex_lock(&q->lock);
+    if (q->r) {
+      atomic_store(&r->ready, true);
+      MHD_resume_connection(q->conn);
+    }
+    pthread_mutex_unlock(&q->lock);
+  } else {
+    pthread_mutex_unlock(&q->lock);
+    gw_audit(q, 499, "client_closed", res, NULL);
+    status = 499;
+  }
+  if (res->dep) {
+    atomic_fetch_add(&st->prompt_tokens, (uint64_t)q->prompt_tokens);
+    atomic_fetch_add(&st->completion_tokens, (uint64_t)q->completion_tokens);
+  }
+  atomic_fetch_add(&g->redactions, q->redactions);
+  count(g, res->dep, status, (double)(q->t_end_ns - q->t0_ns) * 1e-9,
+        (double)res->ttfb_ns * 1e-9);
+  gw_unref(q);
+}
+
+static const ai_call_ops gw_ops = {on_data, on_restart, on_done};
+
+/* ------------------------------------------------------------------ */
+/* The stream to the client (MHD threads)                              */
+
+static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max) {
+  gw_req *q = cls;
+  (void)pos;
+  pthread_mutex_lock(&q->lock);
+  size_t avail = q->out.len - q->out_off;
+  if (avail) {
+    size_t n = avail < max ? avail : max;
+    memcpy(buf, q->out.data + q->out_off, n);
+    q->out_off += n;
+    if (q->out_off == q->out.len) {
+      wg_buf_reset(&q->out);
+      q->out_off = 0;
+    }
+    if (q->paused && q->out.len - q->out_off < GW_OUT_HIGH / 2) {
+      q->paused = false;
+      ai_call_unpause(q->call);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return (ssize_t)n;
+  }
+  if (q->eof) {
+    pthread_mutex_unlock(&q->lock);
+    return MHD_CONTENT_READER_END_OF_STREAM;
+  }
+  q->waiting = true;
+  MHD_suspend_connection(q->conn);
+  pthread_mutex_unlock(&q->lock);
+  return 0;
+}
+
+static void reader_free(void *cls) { gw_unref(cls); }
+
+struct MHD_Response *srv_gw_response(srv_req *r) {
+  gw_req *q = r->gw;
+  if (!q->stream || !q->committed || r->status != 200) return NULL;
+  atomic_fetch_add(&q->refs, 1);
+  struct MHD_Response *resp = MHD_create_response_from_callback(
+      MHD_SIZE_UNKNOWN, 16 * 1024, reader, q, reader_free);
+  if (!resp) gw_unref(q);
+  return resp;
+}
+
+void srv_gw_headers(srv_req *r, struct MHD_Response *resp) {
+  gw_req *q = r->gw;
+  uint64_t now = srv_now_ns();
+  uint64_t up = q->t_call_ns ? (q->t_end_ns ? q->t_end_ns : now) - q->t_call_ns
+                             : 0;
+  if (q->stream && q->committed && q->ttft_ns && !q->t_end_ns) {
+    up = q->t0_ns + q->ttft_ns - q->t_call_ns;
+  }
+  uint64_t total = now - q->t0_ns;
+  char v[32];
+  snprintf(v, sizeof v, "%.3f", (double)(total > up ? total - up : 0) * 1e-6);
+  MHD_add_response_header(resp, "x-wasmgate-overhead-ms", v);
+  if (q->stream && q->committed) {
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+  }
+}
+
+void srv_gw_completed(srv_req *r, int toe) {
+  gw_req *q = r->gw;
+  (void)toe;
+  r->gw = NULL;
+  pthread_mutex_lock(&q->lock);
+  q->r = NULL;
+  q->eof = true;
+  bool running = !q->engine_done;
+  pthread_mutex_unlock(&q->lock);
+  if (running && q->call) ai_call_cancel(q->call);
+  gw_unref(q);
+}
+
+/* ------------------------------------------------------------------ */
+/* POST /v1/chat/completions                                           */
+
+static srv_errcode violation_err(const char *code, size_t *k) {
+  static const srv_errcode map[] = {SRV_E_G_CONTROL, SRV_E_G_MSG_LONG,
+                                    SRV_E_G_REQ_LONG, SRV_E_G_TOKEN};
+  for (size_t i = 0; i < 4; i++) {
+    if (!strcmp(violation_names[i], code)) {
+      *k = i;
+      return map[i];
+    }
+  }
+  *k = 0;
+  return SRV_E_BAD_REQUEST;
+}
+
+/* Checks (and strips, redacts) one text; replaces it in its parent. */
+static bool check_text(srv_req *r, gw_req *q, const guard_cfg *gc,
+                       json_t *parent, const char *field, json_t *str,
+                       const char *param, uint64_t *total,
+                       guard_violation *v) {
+  size_t n = json_string_length(str);
+  char *s = wg_realloc_(NULL, 0, n + 1);
+  if (!s) {
+    v->code = NULL;
+    return false;
+  }
+  memcpy(s, json_string_value(str), n + 1);
+  size_t n0 = n;
+  uint64_t chars = 0;
+  bool ok = guard_check_text(gc, s, &n, &chars, v);
+  *total += chars;
+  if (ok && gc->max_request_chars && *total > gc->max_request_chars) {
+    v->code = "request_too_long";
+    snprintf(v->message, sizeof v->message, "The messages have more than "
+             "%u characters in all (the limit).", gc->max_request_chars);
+    ok = false;
+  }
+  if (ok) {
+    wg_buf red;
+    wg_buf_init(&red, (size_t)n * 4 + 1024);
+    const char *final = s;
+    size_t fn = n;
+    if (q->gw->cfg->redact_input) {
+      if (guard_redact(q->gw->red, s, n, &red, &q->redactions)) {
+        wg_buf_free(&red);
+        wg_free(s, n0 + 1);
+        v->code = NULL;
+        return false;
+      }
+      final = red.data ? (const char *)red.data : "";
+      fn = red.len;
+    }
+    audit_text(&q->audit_in, final, fn);
+    if (fn != n0 || final != s || n != n0) {
+      json_object_set_new(parent, field, json_stringn(final, fn));
+    }
+    wg_buf_free(&red);
+  }
+  (void)r;
+  (void)param;
+  wg_free(s, n0 + 1);
+  return ok;
+}
+
+/* The guardrails over messages. false: answered (400) and audited. */
+static bool check_messages(srv_req *r, gw_req *q, json_t *msgs) {
+  const srv_gw_tenant *t = tenant_cfg(q->gw->cfg, q->tenant);
+  const guard_cfg *gc = t ? &t->guard : &q->gw->cfg->guard;
+  uint64_t total = 0;
+  size_t i;
+  json_t *m;
+  guard_violation v;
+  char param[96];
+  json_array_foreach(msgs, i, m) {
+    if (!json_is_object(m) || !json_is_string(json_object_get(m, "role"))) {
+      snprintf(param, sizeof param, "messages[%zu]", i);
+      srv_fail(r, SRV_E_BAD_PARAM, param, "messages[%zu] must be an object "
+               "with a string 'role'", i);
+      return false;
+    }
+    json_t *c = json_object_get(m, "content");
+    bool ok = true;
+    snprintf(param, sizeof param, "messages[%zu].content", i);
+    if (json_is_string(c)) {
+      ok = check_text(r, q, gc, m, "content", c, param, &total, &v);
+    } else if (json_is_array(c)) {
+      size_t k;
+      json_t *part;
+      json_array_foreach(c, k, part) {
+        json_t *tx = json_object_get(part, "text");
+        if (!json_is_string(tx)) continue;
+        snprintf(param, sizeof param, "messages[%zu].content[%zu].text", i,
+                 k);
+        ok = check_text(r, q, gc, part, "text", tx, param, &total, &v);
+        if (!ok) break;
+      }
+    } else if (c && !json_is_null(c)) {
+      srv_fail(r, SRV_E_BAD_PARAM, param, "%s must be a string, an array of "
+               "content parts or null", param);
+      return false;
+    }
+    if (!ok) {
+      if (!v.code) {
+        srv_fail(r, SRV_E_REDACTION, NULL, "The request could not be "
+                 "checked.");
+        return false;
+      }
+      size_t k;
+      srv_errcode e = violation_err(v.code, &k);
+      atomic_fetch_add(&q->gw->violations[k], 1);
+      srv_fail(r, e, strcmp(v.code, "request_too_long") ? param : "messages",
+               "%s", v.message);
+      gw_audit(q, r->status, v.code, NULL, v.code);
+      r->audited = true;
+      return false;
+    }
+  }
+  return true;
+}
+
+static gw_req *gw_req_new(srv_req *r, const char *model) {
+  gw_req *q = wg_new(gw_req);
+  if (!q) return NULL;
+  atomic_init(&q->refs, 1);
+  pthread_mutex_init(&q->lock, NULL);
+  q->s = r->s;
+  q->gw = r->s->gw;
+  q->r = r;
+  q->conn = r->conn;
+  q->t0_ns = r->t0_ns;
+  snprintf(q->model, sizeof q->model, "%s", model);
+  snprintf(q->rid, sizeof q->rid, "%s", r->id);
+  snprintf(q->tenant, sizeof q->tenant, "%s", r->who.tenant->id);
+  snprintf(q->key_id, sizeof q->key_id, "%s", r->who.key_id);
+  snprintf(q->path, sizeof q->path, "%s", r->path);
+  wg_buf_init(&q->up, GW_UP_MAX);
+  wg_buf_init(&q->out, GW_OUT_HIGH * 8);
+  wg_buf_init(&q->audit_in, GW_AUDIT_TEXT_MAX);
+  wg_buf_init(&q->audit_out, GW_AUDIT_TEXT_MAX);
+  ai_sse_init(&q->sse);
+  srv_sha256(r->body.data, r->body.len, q->in_sha);
+  return q;
+}
+
+void srv_h_chat(srv_req *r) {
+  struct srv_gw *g = r->s->gw;
+  /* Not srv_body_object: U+0000 must reach the guardrails (reject/strip) */
+  json_error_t je;
+  json_t *body = json_loadb(r->body.data ? (const char *)r->body.data : "",
+                            r->body.len, JSON_REJECT_DUPLICATES |
+                            JSON_ALLOW_NUL, &je);
+  if (!body) {
+    srv_fail(r, SRV_E_BAD_JSON, NULL, "We could not parse the JSON body of "
+             "your request: %s (line %d, column %d)", je.text, je.line,
+             je.column);
+    return;
+  }
+  if (!json_is_object(body)) {
+    srv_fail(r, SRV_E_BAD_REQUEST, NULL, "the body must be a JSON object");
+    goto out;
+  }
+  json_t *model = json_object_get(body, "model");
+  json_t *msgs = json_object_get(body, "messages");
+  if (!model) {
+    srv_fail(r, SRV_E_MISSING_PARAM, "model", "you must provide a model "
+             "parameter");
+    goto out;
+  }
+  if (!json_is_string(model)) {
+    srv_fail(r, SRV_E_BAD_PARAM, "model", "'model' must be a string");
+    goto out;
+  }
+  const char *mname = json_string_value(model);
+  if (!msgs) {
+    srv_fail(r, SRV_E_MISSING_PARAM, "messages", "'messages' is required");
+    goto out;
+  }
+  if (!json_is_array(msgs) || json_array_size(msgs) == 0) {
+    srv_fail(r, SRV_E_BAD_PARAM, "messages", "'messages' must be a non-empty "
+             "array");
+    goto out;
+  }
+  json_t *stream = json_object_get(body, "stream");
+  if (stream && !json_is_boolean(stream) && !json_is_null(stream)) {
+    srv_fail(r, SRV_E_BAD_PARAM, "stream", "'stream' must be a boolean");
+    goto out;
+  }
+  json_t *sopt = json_object_get(body, "stream_options");
+  if (sopt && !json_is_object(sopt) && !json_is_null(sopt)) {
+    srv_fail(r, SRV_E_BAD_PARAM, "stream_options", "'stream_options' must be "
+             "an object");
+    goto out;
+  }
+  if (!g->cfg || !ai_router_has_model(&g->cfg->router, mname) ||
+      strlen(mname) >= AI_NAME_MAX) {
+    fail_no_model(r, mname);
+    goto out;
+  }
+  if (!model_allowed(tenant_cfg(g->cfg, r->who.tenant->id), mname)) {
+    srv_fail(r, SRV_E_MODEL_DENIED, "model", "Tenant %s is not allowed to use "
+             "the model `%s`.", r->who.tenant->id, mname);
+    goto out;
+  }
+  gw_req *q = gw_req_new(r, mname);
+  if (!q) {
+    srv_fail(r, SRV_E_INTERNAL, NULL, "out of memory");
+    goto out;
+  }
+  q->stream = json_is_true(stream);
+  q->redact = g->cfg->redact_output;
+  if (!check_messages(r, q, msgs)) {
+    gw_unref(q);
+    goto out;
+  }
+  if (q->stream) {
+    q->want_usage = json_is_true(json_object_get(sopt, "include_usage"));
+    if (!json_is_object(sopt)) {
+      json_object_set_new(body, "stream_options", json_object());
+      sopt = json_object_get(body, "stream_options");
+    }
+    json_object_set_new(sopt, "include_usage", json_true());
+  }
+  json_object_del(body, "model");
+  wg_buf text;
+  wg_buf_init(&text, GW_UP_MAX);
+  if (srv_json_dump(body, JSON_COMPACT | JSON_PRESERVE_ORDER, &text)) {
+    wg_buf_free(&text);
+    gw_unref(q);
+    srv_fail(r, SRV_E_INTERNAL, NULL, "out of memory");
+    goto out;
+  }
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  ai_call_spec spec = {q->model, (const char *)text.data, text.len,
+                       ci ? ci->connect_fd : -1, 0};
+  r->gw = q;                    /* the request's reference */
+  atomic_fetch_add(&q->refs, 1);  /* the engine's */
+  q->t_call_ns = srv_now_ns();
+  r->suspended = true;
+  MHD_suspend_connection(r->conn);
+  if (ai_call_start(g->engine, &spec, &gw_ops, q, &q->call) != WG_OK) {
+    /* Never started: answer here (the connection is resumed by http.c's
+    ** ready path). */
+    atomic_fetch_sub(&q->refs, 1);
+    srv_fail(r, SRV_E_INTERNAL, NULL, "The upstream call could not start.");
+    atomic_store(&r->ready, true);
+    MHD_resume_connection(r->conn);
+  }
+  wg_buf_free(&text);
+out:
+  json_decref(body);
+}
