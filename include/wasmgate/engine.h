@@ -254,5 +254,7 @@ uint64_t wg_memory_pages(const wg_memory *mem);
 #define WG_MAX_HOST_REENTRY 256u
 
 const char *wg_version(void);
+/* "i32", "i64", "f32", "f64", "v128", "funcref", "externref" or "unknown". */
+const char *wg_valtype_name(int type);
 
 #endif

@@ -43,7 +43,6 @@ wg_err cli_read_file(const char *path, wg_buf *out, wg_error *err);
 wg_module *cli_load_module(const char *path);
 
 /* "i32", "funcref", ...; "?" for an unknown code. */
-const char *cli_valtype_name(uint8_t t);
 /* "func", "table", "memory", "global". */
 const char *cli_externkind_name(wg_externkind k);
 

@@ -102,7 +102,7 @@ static void print_text(const char *path, const wg_module *m) {
   wg_buf_printf(&b, "tables (%u):\n", n);
   for (uint32_t i = 0; i < n; i++) {
     wg_externtype t = wg_module_table(m, i);
-    wg_buf_printf(&b, "  %u: %s ", i, cli_valtype_name(t.of.table.elem));
+    wg_buf_printf(&b, "  %u: %s ", i, wg_valtype_name(t.of.table.elem));
     cli_fmt_limits(&b, &t.of.table.limits);
     wg_buf_printf(&b, "%s\n", i < ic.of[WG_EXTERN_TABLE] ? " (imported)" : "");
   }
@@ -112,7 +112,7 @@ static void print_text(const char *path, const wg_module *m) {
   for (uint32_t i = 0; i < n; i++) {
     wg_externtype t = wg_module_global(m, i);
     wg_buf_printf(&b, "  %u: %s%s%s\n", i, t.of.global.mut ? "mut " : "",
-                  cli_valtype_name(t.of.global.type),
+                  wg_valtype_name(t.of.global.type),
                   i < ic.of[WG_EXTERN_GLOBAL] ? " (imported)" : "");
   }
 
@@ -174,7 +174,7 @@ static json_t *jexterntype(const wg_externtype *t) {
       return jfunctype(&t->of.func);
     case WG_EXTERN_TABLE:
       return json_pack("{s:s, s:o, s:o}", "elem",
-                       cli_valtype_name(t->of.table.elem), "min",
+                       wg_valtype_name(t->of.table.elem), "min",
                        juint(t->of.table.limits.min), "max",
                        jmax(&t->of.table.limits));
     case WG_EXTERN_MEMORY:
@@ -184,7 +184,7 @@ static json_t *jexterntype(const wg_externtype *t) {
                        (int)t->of.memory.is64);
     case WG_EXTERN_GLOBAL:
       return json_pack("{s:s, s:b}", "type",
-                       cli_valtype_name(t->of.global.type), "mutable",
+                       wg_valtype_name(t->of.global.type), "mutable",
                        (int)t->of.global.mut);
   }
   return json_null();

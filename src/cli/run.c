@@ -717,7 +717,7 @@ static int prepare_invoke(const char *path, wg_module *m, const char *func,
       if (!parse_arg(args[k], ft.params[k], &vals[k])) {
         fprintf(stderr, "wasmgate run: invalid argument '%s' for parameter "
                         "%u (%s)\n",
-                args[k], k, cli_valtype_name(ft.params[k]));
+                args[k], k, wg_valtype_name(ft.params[k]));
         return CLI_EXIT_USAGE;
       }
     }

@@ -144,7 +144,7 @@ static bool valtype_from(const char *p, size_t n, uint8_t *t) {
   static const uint8_t all[] = {WG_I32,  WG_I64,     WG_F32,      WG_F64,
                                 WG_V128, WG_FUNCREF, WG_EXTERNREF};
   for (size_t i = 0; i < sizeof all; i++) {
-    if (str_is(p, n, cli_valtype_name(all[i]))) {
+    if (str_is(p, n, wg_valtype_name(all[i]))) {
       *t = all[i];
       return true;
     }
@@ -751,8 +751,8 @@ static act_result run_action(st_ctx *c, const json_t *cmd, wg_val **res,
     }
     if (args[i].type != ft.params[i]) {
       wg_buf_printf(why(c), "argument %zu is %s, the parameter is %s", i,
-                    cli_valtype_name(args[i].type),
-                    cli_valtype_name(ft.params[i]));
+                    wg_valtype_name(args[i].type),
+                    wg_valtype_name(ft.params[i]));
       return ACT_ERROR;
     }
   }

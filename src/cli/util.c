@@ -82,19 +82,6 @@ wg_module *cli_load_module(const char *path) {
   return m;
 }
 
-const char *cli_valtype_name(uint8_t t) {
-  switch (t) {
-    case WG_I32: return "i32";
-    case WG_I64: return "i64";
-    case WG_F32: return "f32";
-    case WG_F64: return "f64";
-    case WG_V128: return "v128";
-    case WG_FUNCREF: return "funcref";
-    case WG_EXTERNREF: return "externref";
-    default: return "?";
-  }
-}
-
 const char *cli_externkind_name(wg_externkind k) {
   switch (k) {
     case WG_EXTERN_FUNC: return "func";
@@ -108,7 +95,7 @@ const char *cli_externkind_name(wg_externkind k) {
 static void fmt_types(wg_buf *b, const uint8_t *t, uint32_t n) {
   wg_buf_append(b, "(", 1);
   for (uint32_t i = 0; i < n; i++) {
-    wg_buf_printf(b, "%s%s", i ? ", " : "", cli_valtype_name(t[i]));
+    wg_buf_printf(b, "%s%s", i ? ", " : "", wg_valtype_name(t[i]));
   }
   wg_buf_append(b, ")", 1);
 }
@@ -131,7 +118,7 @@ void cli_fmt_externtype(wg_buf *b, const wg_externtype *t) {
       cli_fmt_functype(b, &t->of.func);
       break;
     case WG_EXTERN_TABLE:
-      wg_buf_printf(b, "%s ", cli_valtype_name(t->of.table.elem));
+      wg_buf_printf(b, "%s ", wg_valtype_name(t->of.table.elem));
       cli_fmt_limits(b, &t->of.table.limits);
       break;
     case WG_EXTERN_MEMORY:
@@ -140,7 +127,7 @@ void cli_fmt_externtype(wg_buf *b, const wg_externtype *t) {
       break;
     case WG_EXTERN_GLOBAL:
       wg_buf_printf(b, "%s%s", t->of.global.mut ? "mut " : "",
-                    cli_valtype_name(t->of.global.type));
+                    wg_valtype_name(t->of.global.type));
       break;
   }
 }

@@ -5,6 +5,19 @@
 
 const char *wg_version(void) { return "0.1.0"; }
 
+const char *wg_valtype_name(int type) {
+  switch (type) {
+    case WG_I32: return "i32";
+    case WG_I64: return "i64";
+    case WG_F32: return "f32";
+    case WG_F64: return "f64";
+    case WG_V128: return "v128";
+    case WG_FUNCREF: return "funcref";
+    case WG_EXTERNREF: return "externref";
+    default: return "unknown";
+  }
+}
+
 wg_module *wg_module_load(const uint8_t *bytes, size_t len, wg_error *err) {
   wg_error local;
   if (!err) err = &local;

@@ -110,18 +110,6 @@ static wg_err nomem(comp *c) {
   return wg_error_set(c->err, WG_ENOMEM, NULL);
 }
 
-static const char *tname(uint8_t t) {
-  switch (t) {
-    case WG_I32: return "i32";
-    case WG_I64: return "i64";
-    case WG_F32: return "f32";
-    case WG_F64: return "f64";
-    case WG_V128: return "v128";
-    case WG_FUNCREF: return "funcref";
-    case WG_EXTERNREF: return "externref";
-    default: return "unknown";
-  }
-}
 
 /* ------------------------------------------------------------------ */
 /* Emission                                                            */
@@ -251,11 +239,11 @@ static wg_err pop2(comp *c, uint8_t want, uint8_t *got, uint32_t *where) {
       return WG_OK;
     }
     return fail(c, "type mismatch: expected %s but the stack is empty",
-                want ? tname(want) : "a value");
+                want ? wg_valtype_name(want) : "a value");
   }
   uint8_t v = c->vals[--c->height];
   if (want && v && v != want)
-    return fail(c, "type mismatch: expected %s, got %s", tname(want), tname(v));
+    return fail(c, "type mismatch: expected %s, got %s", wg_valtype_name(want), wg_valtype_name(v));
   if (got) *got = v;
   if (where) *where = c->eslots[c->height];
   return WG_OK;
@@ -366,8 +354,8 @@ static wg_err check_label_values(comp *c, const ctl *l) {
     }
     uint8_t v = c->vals[c->height - 1 - i];
     if (v && v != want)
-      return fail(c, "type mismatch: branch expects %s, got %s", tname(want),
-                  tname(v));
+      return fail(c, "type mismatch: branch expects %s, got %s", wg_valtype_name(want),
+                  wg_valtype_name(v));
   }
   return WG_OK;
 }
@@ -910,7 +898,7 @@ static wg_err op_call_indirect(comp *c) {
   TRY(read_idx(c, c->m->ntables, "table", &table));
   if (c->m->tables[table].elem != WG_FUNCREF)
     return fail(c, "type mismatch: call_indirect on a table of %s",
-                tname(c->m->tables[table].elem));
+                wg_valtype_name(c->m->tables[table].elem));
   const wgw_type *ft = &c->m->types[typeidx];
   uint32_t idx = 0;
   TRY(pop2(c, WG_I32, NULL, &idx));
@@ -1047,7 +1035,7 @@ static wg_err op_table(comp *c, uint32_t op) {
     TRY(read_idx(c, c->m->ntables, "table", &x));
     if (c->m->elems[y].type != c->m->tables[x].elem)
       return fail(c, "type mismatch: table.init of %s into a table of %s",
-                  tname(c->m->elems[y].type), tname(c->m->tables[x].elem));
+                  wg_valtype_name(c->m->elems[y].type), wg_valtype_name(c->m->tables[x].elem));
     TRY(pop3(c, WG_I32, WG_I32, WG_I32, s));
     if (live(c)) { TRY(note_trap(c)); EMIT(28, op, x, y, s[0], s[1], s[2]); }
     return WG_OK;
@@ -1198,7 +1186,7 @@ static wg_err op_ref(comp *c, uint32_t op) {
     uint8_t t = 0;
     uint32_t src = 0;
     TRY(pop2(c, 0, &t, &src));
-    if (t && !is_ref(t)) return fail(c, "type mismatch: ref.is_null of %s", tname(t));
+    if (t && !is_ref(t)) return fail(c, "type mismatch: ref.is_null of %s", wg_valtype_name(t));
     uint32_t dst = slot(c, c->height);
     TRY(push(c, WG_I32));
     if (live(c)) EMIT(3, op, dst, src);

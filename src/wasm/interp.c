@@ -414,6 +414,7 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
       VM_NEXT(0);
     }
     VM_CASE(RET) {
+    ret:;
       wgw_frame *fr = --s->fsp;
       if (!fr->ret) goto done;
       ip = fr->ret;
@@ -426,15 +427,7 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
     }
     VM_CASE(RET1) {
       fp[0] = fp[ip[1]];
-      wgw_frame *fr = --s->fsp;
-      if (!fr->ret) goto done;
-      ip = fr->ret;
-      fp = fr->fp;
-      if (fr->inst != inst) {
-        inst = fr->inst;
-        RELOAD_MEM();
-      }
-      VM_NEXT(0);
+      goto ret;
     }
 #define FUSED(name, expr)                                                     \
     VM_CASE(name) {                                                           \

@@ -8,18 +8,6 @@
 
 #include "wasm/wasm_int.h"
 
-static const char *tname(uint8_t t) {
-  switch (t) {
-    case WG_I32: return "i32";
-    case WG_I64: return "i64";
-    case WG_F32: return "f32";
-    case WG_F64: return "f64";
-    case WG_V128: return "v128";
-    case WG_FUNCREF: return "funcref";
-    case WG_EXTERNREF: return "externref";
-    default: return "unknown";
-  }
-}
 
 /* ------------------------------------------------------------------ */
 /* Module-level rules                                                  */
@@ -89,7 +77,7 @@ static wg_err check_const(wg_module *m, const wgw_expr *x, uint8_t want,
   }
   if (count != 1 || have != want)
     return vfail(err, sec, "type mismatch in constant expression: expected %s",
-                 tname(want));
+                 wg_valtype_name(want));
   return WG_OK;
 }
 
@@ -154,7 +142,7 @@ static wg_err check_module(wg_module *m, wg_error *err) {
       if ((e = check_const(m, &s->offset, WG_I32, err, 9))) return e;
       if (m->tables[s->table].elem != s->type)
         return vfail(err, 9, "type mismatch: element segment of %s for a table of %s",
-                     tname(s->type), tname(m->tables[s->table].elem));
+                     wg_valtype_name(s->type), wg_valtype_name(m->tables[s->table].elem));
     }
     for (uint32_t k = 0; k < s->count; k++) {
       if (s->exprs) {
