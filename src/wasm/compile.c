@@ -79,6 +79,8 @@ typedef struct comp {
   size_t ncalls, cap_calls;
   size_t nssites, cap_ssites;
   size_t last_start;        /* start of the last instruction emitted */
+  size_t prev_start;        /* and of the one before it (for two-step fusion) */
+  uint32_t prev_op;
   size_t barrier;           /* a label stands at this code index */
   uint32_t last_op;
 } comp;
@@ -140,6 +142,8 @@ static wg_err grow(comp *c, void **p, size_t *cap, size_t need, size_t size) {
 static wg_err emit_ins(comp *c, uint32_t slots, int n, ...) {
   wg_err e;
   TRY(GROW(c->code, c->cap_code, c->ncode + (size_t)n));
+  c->prev_start = c->last_start;
+  c->prev_op = c->last_op;
   c->last_start = c->ncode;
   va_list ap;
   va_start(ap, n);
@@ -165,6 +169,11 @@ static void unemit_last(comp *c) {
   while (c->nssites && c->ssites[c->nssites - 1] >= c->last_start) c->nssites--;
   while (c->ntraps && c->traps[c->ntraps - 1].ip >= c->last_start) c->ntraps--;
   c->ncode = c->last_start;
+  /* the instruction before becomes the last one again (once) */
+  c->last_start = c->prev_start;
+  c->last_op = c->prev_op;
+  c->prev_start = c->ncode;     /* invalid: no instruction ends there */
+  c->prev_op = WGOP_NOP;
 }
 
 static wg_err note_trap(comp *c) {
@@ -513,7 +522,7 @@ static bool writes_word1(uint32_t op) {
   const wgw_opinfo *oi = &wgw_ops[op];
   if (oi->sig[0] && strchr(oi->sig, ':')[1]) return true;   /* numeric, loads */
   if (op >= WGOP_I32_LOAD_X && op <= WGOP_I32_LOAD16_S_X) return true;
-  if (op >= WGOP_ADD_ADD && op <= WGOP_SHL_SHRS) return true;  /* fused pairs */
+  if (op >= WGOP_ADD_ADD && op <= WGOP_F64_MUL_MUL) return true;  /* fused pairs */
   return op == WGOP_GLOBAL_GET || op == WGOP_SELECT || op == WGOP_MOVE;
 }
 
@@ -541,8 +550,8 @@ static uint32_t indexed_access(uint32_t op) {
 /* Pairs of binary operations fused into one instruction when the first's
 ** result goes straight into the second (chosen from instruction-pair counts
 ** of bench/: address arithmetic, bit-field extraction, hash rounds). */
-static uint32_t fused_binop(uint32_t first, uint32_t second) {
-  switch (second) {
+static uint32_t fused_binop(uint32_t first, uint32_t second, int k) {
+  switch (second) {   /* k: which operand of second is first's result */
     case WGOP_I32_ADD:
       if (first == WGOP_I32_ADD) return WGOP_ADD_ADD;
       if (first == WGOP_I32_SHL) return WGOP_SHL_ADD;
@@ -551,13 +560,23 @@ static uint32_t fused_binop(uint32_t first, uint32_t second) {
     case WGOP_I32_AND:
       if (first == WGOP_I32_SHR_U) return WGOP_SHRU_AND;
       return 0;
-    case WGOP_I32_SHR_S:   /* only with the first result shifted (k == 0) */
-      if (first == WGOP_I32_SHL) return WGOP_SHL_SHRS;
+    case WGOP_I32_SHR_S:
+      if (first == WGOP_I32_SHL && k == 0) return WGOP_SHL_SHRS;
       return 0;
     case WGOP_I32_XOR:
       if (first == WGOP_I32_ROTL) return WGOP_ROTL_XOR;
       if (first == WGOP_I32_SHL) return WGOP_SHL_XOR;
       if (first == WGOP_I32_XOR) return WGOP_XOR_XOR;
+      return 0;
+    case WGOP_F64_ADD:
+      if (first == WGOP_F64_MUL) return WGOP_F64_MUL_ADD;
+      return 0;
+    case WGOP_F64_SUB:
+      if (first == WGOP_F64_MUL) return k == 0 ? WGOP_F64_MUL_SUB : WGOP_F64_SUB_MUL;
+      return 0;
+    case WGOP_F64_MUL:
+      if (first == WGOP_F64_SUB) return WGOP_F64_SUBMUL;
+      if (first == WGOP_F64_MUL) return WGOP_F64_MUL_MUL;
       return 0;
     default:
       return 0;
@@ -607,15 +626,14 @@ static wg_err simple_op(comp *c, uint32_t op) {
   }
   if (oi->trap) TRY(note_trap(c));
   if (np == 2) {
-    /* the result of the binary operation just before, consumed here: one
-    ** instruction (both second operations are commutative) */
-    uint32_t f = fused_binop(c->last_op, op);
-    if (f && c->ncode > c->last_start && c->barrier != c->ncode) {
+    /* the result of the binary operation just before, consumed here (as
+    ** operand k): one instruction */
+    if (c->ncode > c->last_start && c->barrier != c->ncode) {
       uint32_t prev = c->code[c->last_start + 1];
       bool own = prev >= c->nl && !(prev & CONST_TAG);  /* not a local's */
       int k = !own ? -1 : in[0] == prev ? 0 : in[1] == prev ? 1 : -1;
-      if (f == WGOP_SHL_SHRS && k != 0) k = -1;   /* not commutative */
-      if (k >= 0) {
+      uint32_t f = k >= 0 ? fused_binop(c->last_op, op, k) : 0;
+      if (f) {
         uint32_t a = c->code[c->last_start + 2], b = c->code[c->last_start + 3];
         unemit_last(c);
         EMIT(15, f, dst, a, b, in[1 - k]);
@@ -648,6 +666,24 @@ static uint32_t fused_branch(uint32_t cmp, bool inv) {
   }
 }
 
+/* The compare-and-branch with its operands swapped (a < b is b > a). */
+static uint32_t mirrored_branch(uint32_t br) {
+  switch (br) {
+    case WGOP_BR_LT_S: return WGOP_BR_GT_S;
+    case WGOP_BR_LT_U: return WGOP_BR_GT_U;
+    case WGOP_BR_GT_S: return WGOP_BR_LT_S;
+    case WGOP_BR_GT_U: return WGOP_BR_LT_U;
+    case WGOP_BR_LE_S: return WGOP_BR_GE_S;
+    case WGOP_BR_LE_U: return WGOP_BR_GE_U;
+    case WGOP_BR_GE_S: return WGOP_BR_LE_S;
+    case WGOP_BR_GE_U: return WGOP_BR_LE_U;
+    default: return br;     /* EQ, NE */
+  }
+}
+
+_Static_assert(WGOP_ADD_BR_GE_U - WGOP_ADD_BR_EQ == WGOP_BR_GE_U - WGOP_BR_EQ,
+               "ADD_BR_* must follow the order of BR_EQ..BR_GE_U");
+
 /* Emits a conditional branch on the operand just popped (its slot cond),
 ** taken when the value is non-zero (or zero when inv). Fuses a preceding
 ** i32 comparison. Returns the code index of the offset word. */
@@ -661,6 +697,20 @@ static wg_err emit_cond_branch(comp *c, uint32_t cond, bool inv, uint32_t *site)
     uint32_t a = c->code[c->last_start + 2];
     uint32_t b = c->last_op == WGOP_I32_EQZ ? 0 : c->code[c->last_start + 3];
     unemit_last(c);
+    /* an i32.add writing one of the compared values just before: a loop's
+    ** increment and bound test in one instruction (the sum is kept) */
+    if (f >= WGOP_BR_EQ && f <= WGOP_BR_GE_U && c->last_op == WGOP_I32_ADD &&
+        c->ncode > c->last_start && c->barrier != c->ncode &&
+        (c->code[c->last_start + 1] == a || c->code[c->last_start + 1] == b)) {
+      uint32_t d = c->code[c->last_start + 1];
+      uint32_t x = c->code[c->last_start + 2], y = c->code[c->last_start + 3];
+      uint32_t other = d == a ? b : a;
+      uint32_t g = d == a ? f : mirrored_branch(f);
+      unemit_last(c);
+      EMIT(15, g - WGOP_BR_EQ + WGOP_ADD_BR_EQ, d, x, y, other, 0);
+      *site = (uint32_t)c->ncode - 1;
+      return WG_OK;
+    }
     if (f == WGOP_BR_Z || f == WGOP_BR_NZ) {
       EMIT(1, f, a, 0);
       *site = (uint32_t)c->ncode - 1;

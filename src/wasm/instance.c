@@ -60,7 +60,7 @@ void wg_store_free(wg_store *s) {
   for (wg_func *f = s->funcs, *n; f; f = n) { n = f->next; wg_free_obj(f); }
   for (wg_memory *mm = s->mems, *n; mm; mm = n) {
     n = mm->next;
-    if (mm->data) munmap(mm->data, mm->reserved);
+    wgw_map_give(mm->data, mm->size, mm->reserved);
     wg_free_obj(mm);
   }
   for (wg_table *t = s->tables, *n; t; t = n) {
@@ -185,16 +185,19 @@ wg_err wgw_memory_grow(wg_memory *mem, uint64_t delta, uint64_t *old) {
     return WG_ELIMIT;
   }
   uint64_t nsize = (pages + delta) * WG_PAGE_SIZE;
-  void *p;
-  if (!mem->data)
-    p = mmap(NULL, nsize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  else if (nsize <= mem->reserved)
-    p = mem->data;
-  else
-    p = mremap(mem->data, mem->reserved, nsize, MREMAP_MAYMOVE);
-  if (p == MAP_FAILED) return WG_ENOMEM;
-  mem->data = p;
-  if (nsize > mem->reserved) mem->reserved = nsize;
+  /* bytes from size to reserved are zero (mapcache.c relies on it) */
+  if (!mem->data) {
+    uint64_t mapped;
+    uint8_t *p = wgw_map_take(nsize, &mapped);
+    if (!p) return WG_ENOMEM;
+    mem->data = p;
+    mem->reserved = mapped;
+  } else if (nsize > mem->reserved) {
+    void *p = mremap(mem->data, mem->reserved, nsize, MREMAP_MAYMOVE);
+    if (p == MAP_FAILED) return WG_ENOMEM;
+    mem->data = p;
+    mem->reserved = nsize;
+  }
   account(mem->store, (int64_t)(nsize - mem->size));
   mem->size = nsize;
   return WG_OK;

@@ -326,6 +326,23 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
       VM_NEXT(4);
     }
 #undef BR_CMP
+#define ADD_BR_CMP(name, T, op)                                               \
+    VM_CASE(name) {                                                           \
+      W_I32(1, R_I32(2) + R_I32(3));                                          \
+      if ((T)R_I32(1) op (T)R_I32(4)) TAKE(ip + 5);                           \
+      VM_NEXT(6);                                                             \
+    }
+    ADD_BR_CMP(ADD_BR_EQ, uint32_t, ==)
+    ADD_BR_CMP(ADD_BR_NE, uint32_t, !=)
+    ADD_BR_CMP(ADD_BR_LT_S, int32_t, <)
+    ADD_BR_CMP(ADD_BR_LT_U, uint32_t, <)
+    ADD_BR_CMP(ADD_BR_GT_S, int32_t, >)
+    ADD_BR_CMP(ADD_BR_GT_U, uint32_t, >)
+    ADD_BR_CMP(ADD_BR_LE_S, int32_t, <=)
+    ADD_BR_CMP(ADD_BR_LE_U, uint32_t, <=)
+    ADD_BR_CMP(ADD_BR_GE_S, int32_t, >=)
+    ADD_BR_CMP(ADD_BR_GE_U, uint32_t, >=)
+#undef ADD_BR_CMP
     VM_CASE(BR_TBL) {
       uint32_t i = R_I32(1), n = ip[2];
       TAKE(ip + 3 + (i < n ? i : n));
@@ -444,6 +461,21 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
     FUSED(XOR_XOR, a ^ b ^ c)
     FUSED(SHL_SHRS, (uint32_t)((int32_t)(a << (b & 31)) >> (c & 31)))
 #undef FUSED
+    /* two roundings, as two instructions: the build uses -ffp-contract=off
+    ** so the compiler never fuses these into one multiply-add */
+#define FUSED_F64(name, expr)                                                 \
+    VM_CASE(name) {                                                           \
+      double a = R_F64(2), b = R_F64(3), c = R_F64(4);                        \
+      double t = expr;                                                        \
+      W_F64(1, t);                                                            \
+      VM_NEXT(5);                                                             \
+    }
+    FUSED_F64(F64_MUL_ADD, a * b + c)
+    FUSED_F64(F64_MUL_SUB, a * b - c)
+    FUSED_F64(F64_SUB_MUL, c - a * b)
+    FUSED_F64(F64_SUBMUL, (a - b) * c)
+    FUSED_F64(F64_MUL_MUL, a * b * c)
+#undef FUSED_F64
     VM_CASE(TRAP) { trapcode = (wg_err)ip[1]; goto trap; }
     VM_CASE(SELECT) { fp[ip[1]] = R_I32(4) ? fp[ip[2]] : fp[ip[3]]; VM_NEXT(5); }
 

@@ -300,6 +300,13 @@ wg_err wgw_memory_grow(wg_memory *mem, uint64_t delta, uint64_t *old) WG_HIDDEN;
 wg_err wgw_table_grow(wg_table *t, uint64_t delta, uint64_t init,
                       uint64_t *old) WG_HIDDEN;
 void *wgw_store_alloc(wg_store *s, size_t size) WG_HIDDEN;
+/* Linear-memory mappings (mapcache.c). wgw_map_take returns a zeroed,
+** read-write region of at least size bytes (its length in *mapped), or NULL;
+** it may be one this thread gave back. wgw_map_give takes a region back
+** (used: the bytes that may have been written; the rest must be zero),
+** keeping it for the thread's next take or unmapping it. */
+uint8_t *wgw_map_take(uint64_t size, uint64_t *mapped) WG_HIDDEN;
+void wgw_map_give(uint8_t *p, uint64_t used, uint64_t mapped) WG_HIDDEN;
 
 static inline float wgw_f32(uint64_t v) {
   uint32_t b = (uint32_t)v;

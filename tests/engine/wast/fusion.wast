@@ -156,3 +156,33 @@
 (assert_return (invoke "submul" (f64.const 5) (f64.const 2) (f64.const 4)) (f64.const 12))
 (assert_return (invoke "mul_mul" (f64.const 2) (f64.const 3) (f64.const 4)) (f64.const 24))
 (assert_return (invoke "mul_add" (f64.const nan) (f64.const 1) (f64.const 1)) (f64.const nan:canonical))
+
+;; a loop's increment and bound test: one instruction, the sum kept in the
+;; local, the compared value on either side
+(module
+  (func (export "count_up") (param i32) (result i32)
+    (local i32 i32)
+    (block (loop
+      (local.set 2 (i32.add (local.get 2) (local.get 1)))
+      (br_if 0 (i32.lt_u (local.tee 1 (i32.add (local.get 1) (i32.const 1))) (local.get 0)))))
+    (i32.add (local.get 2) (i32.mul (local.get 1) (i32.const 1000))))
+  (func (export "count_up_mirrored") (param i32) (result i32)
+    (local i32)
+    (block (loop
+      (br_if 0 (i32.gt_s (local.get 0) (local.tee 1 (i32.add (local.get 1) (i32.const 2)))))))
+    (local.get 1))
+  (func (export "sum_cmp") (param i32 i32 i32) (result i32)
+    (block (br_if 0 (i32.ge_s (i32.add (local.get 0) (local.get 1)) (local.get 2))) (return (i32.const 0)))
+    (i32.const 1))
+  (func (export "sum_cmp_self") (param i32) (result i32)
+    (local i32)
+    (block (br_if 0 (i32.eq (local.tee 1 (i32.add (local.get 0) (i32.const 1))) (local.get 1))) (return (i32.const 0)))
+    (local.get 1))
+)
+(assert_return (invoke "count_up" (i32.const 10)) (i32.const 10045))
+(assert_return (invoke "count_up" (i32.const 0)) (i32.const 1000))
+(assert_return (invoke "count_up_mirrored" (i32.const 9)) (i32.const 10))
+(assert_return (invoke "count_up_mirrored" (i32.const -5)) (i32.const 2))
+(assert_return (invoke "sum_cmp" (i32.const 0x7fffffff) (i32.const 1) (i32.const 0)) (i32.const 0))
+(assert_return (invoke "sum_cmp" (i32.const 2) (i32.const 3) (i32.const 5)) (i32.const 1))
+(assert_return (invoke "sum_cmp_self" (i32.const 41)) (i32.const 42))
