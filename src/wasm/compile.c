@@ -699,15 +699,20 @@ static wg_err emit_cond_branch(comp *c, uint32_t cond, bool inv, uint32_t *site)
     unemit_last(c);
     /* an i32.add writing one of the compared values just before: a loop's
     ** increment and bound test in one instruction (the sum is kept) */
-    if (f >= WGOP_BR_EQ && f <= WGOP_BR_GE_U && c->last_op == WGOP_I32_ADD &&
-        c->ncode > c->last_start && c->barrier != c->ncode &&
+    if (f >= WGOP_BR_EQ && f <= WGOP_BR_GE_U && c->ncode > c->last_start &&
+        c->barrier != c->ncode &&
+        (c->last_op == WGOP_I32_ADD ||
+         (c->last_op == WGOP_I32_AND && (f == WGOP_BR_EQ || f == WGOP_BR_NE))) &&
         (c->code[c->last_start + 1] == a || c->code[c->last_start + 1] == b)) {
       uint32_t d = c->code[c->last_start + 1];
       uint32_t x = c->code[c->last_start + 2], y = c->code[c->last_start + 3];
       uint32_t other = d == a ? b : a;
       uint32_t g = d == a ? f : mirrored_branch(f);
+      uint32_t fused = c->last_op == WGOP_I32_AND
+                           ? (g == WGOP_BR_EQ ? WGOP_AND_BR_EQ : WGOP_AND_BR_NE)
+                           : g - WGOP_BR_EQ + WGOP_ADD_BR_EQ;
       unemit_last(c);
-      EMIT(15, g - WGOP_BR_EQ + WGOP_ADD_BR_EQ, d, x, y, other, 0);
+      EMIT(15, fused, d, x, y, other, 0);
       *site = (uint32_t)c->ncode - 1;
       return WG_OK;
     }
@@ -718,6 +723,17 @@ static wg_err emit_cond_branch(comp *c, uint32_t cond, bool inv, uint32_t *site)
       EMIT(3, f, a, b, 0);
       *site = (uint32_t)c->ncode - 1;
     }
+    return WG_OK;
+  }
+  /* an i32.load whose result (kept) is tested: walking a linked list */
+  if (c->last_op == WGOP_I32_LOAD && c->ncode > c->last_start &&
+      c->barrier != c->ncode && c->code[c->last_start + 1] == cond) {
+    uint32_t addr = c->code[c->last_start + 2], off = c->code[c->last_start + 3];
+    unemit_last(c);
+    /* the load's trap site went with it: it traps at the new instruction */
+    TRY(note_trap(c));
+    EMIT(3, inv ? WGOP_LOAD_BR_Z : WGOP_LOAD_BR_NZ, cond, addr, off, 0);
+    *site = (uint32_t)c->ncode - 1;
     return WG_OK;
   }
   /* an i32.add whose result (kept: it may be a local's, through tee) is

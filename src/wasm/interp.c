@@ -343,6 +343,29 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
     ADD_BR_CMP(ADD_BR_GE_S, int32_t, >=)
     ADD_BR_CMP(ADD_BR_GE_U, uint32_t, >=)
 #undef ADD_BR_CMP
+    VM_CASE(AND_BR_EQ) {
+      W_I32(1, R_I32(2) & R_I32(3));
+      if (R_I32(1) == R_I32(4)) TAKE(ip + 5);
+      VM_NEXT(6);
+    }
+    VM_CASE(AND_BR_NE) {
+      W_I32(1, R_I32(2) & R_I32(3));
+      if (R_I32(1) != R_I32(4)) TAKE(ip + 5);
+      VM_NEXT(6);
+    }
+#define LOAD_BR(name, test)                                                   \
+    VM_CASE(name) {                                                           \
+      uint64_t ea = (uint64_t)R_I32(2) + ip[3];                               \
+      if (UNLIKELY(ea + 4 > memsize)) goto trap_memory;                       \
+      uint32_t v_;                                                            \
+      memcpy(&v_, mem + ea, 4);                                               \
+      W_I32(1, v_);                                                           \
+      if (test) TAKE(ip + 4);                                                 \
+      VM_NEXT(5);                                                             \
+    }
+    LOAD_BR(LOAD_BR_NZ, v_ != 0)
+    LOAD_BR(LOAD_BR_Z, v_ == 0)
+#undef LOAD_BR
     VM_CASE(BR_TBL) {
       uint32_t i = R_I32(1), n = ip[2];
       TAKE(ip + 3 + (i < n ? i : n));
