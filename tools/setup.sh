@@ -40,9 +40,28 @@ opa_js() {
   fi
 }
 
+# The official OpenAI SDK for the gateway's conformance test
+# (tests/gateway/test_sdk.py), pinned by tests/gateway/node's
+# package-lock.json. The test needs it: an npm failure fails the setup.
+openai_sdk() {
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/gateway/node"
+  if [[ -d "$dir/node_modules/openai" ]]; then return; fi
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1
+  then
+    echo "setup: node/npm not found; the OpenAI SDK test will be skipped"
+    return
+  fi
+  (cd "$dir" && npm ci --no-audit --no-fund --silent) || {
+    echo "setup: npm ci in tests/gateway/node failed" >&2
+    exit 1
+  }
+}
+
 if ((${#missing[@]} == 0)); then
   echo "setup: all ${#PACKAGES[@]} packages present"
   opa_js
+  openai_sdk
   exit 0
 fi
 
@@ -63,3 +82,4 @@ export DEBIAN_FRONTEND=noninteractive
   apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
 echo "setup: done"
 opa_js
+openai_sdk

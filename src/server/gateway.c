@@ -9,6 +9,23 @@
 ** that tokens are counted; the usage chunk and the "usage" members are
 ** removed from the client's stream when it did not ask for them.
 **
+** Sessions: a request with the header x-session-id gets the last turns
+** of that session (the tenant's: ids are per tenant) prepended to its
+** messages; after a complete answer the turn (the last user message as
+** sent upstream, the assistant's answer as sent to the client) is stored
+** and the session trimmed to gateway.sessions.max_turns turns. A failed
+** or cut answer stores nothing. The history is not checked again by the
+** guardrails (it was when it came in).
+**
+** Token limits (the tenant's quotas gateway_tokens_per_minute, a token
+** bucket, and gateway_tokens_per_day, per UTC day, kept in memory): a
+** request reserves an estimate, prompt characters / 4 + max_tokens (or
+** max_completion_tokens), and is refused with 429 when it does not fit;
+** on completion the reservation is settled to the upstream's usage (the
+** estimate stays when a started answer reported none, nothing is
+** counted when no upstream answer began). Every answer that got that far
+** carries x-ratelimit-{limit,remaining,reset}-tokens.
+**
 ** Answers echo the model name the client asked for (the public name),
 ** not the upstream's. A failure after the first streamed chunk becomes a
 ** `data: {"error":{...}}` event, then the stream ends.
@@ -26,6 +43,8 @@
 #define GW_OUT_HIGH (1u << 20)    /* buffered for the client: pause above */
 #define GW_CHOICES 8              /* choices redacted separately in streams */
 #define GW_AUDIT_TEXT_MAX (64u << 10)
+#define GW_SESSION_ID_MAX 64      /* bytes of an x-session-id */
+#define GW_SESSION_MAX (4u << 20) /* a session's stored messages (JSON) */
 
 /* Per-deployment status columns of the request counter. */
 static const int gw_statuses[] = {200, 400, 403, 404, 429, 499, 500, 502,
@@ -89,6 +108,16 @@ typedef struct gw_req {
   uint8_t in_sha[32];
   wg_buf audit_in, audit_out;
   char upstream_error[512];     /* an error event seen in the stream */
+  /* The session (x-session-id), when there is one. */
+  char session[GW_SESSION_ID_MAX + 1];
+  json_t *sess_hist;            /* the messages loaded (an array) */
+  json_t *sess_user;            /* the turn's user message (a copy) */
+  wg_buf sess_answer;           /* choice 0's content as sent */
+  /* Token limits: the reservation, settled once in on_done. */
+  srv_tenant *ten;              /* a held reference, or NULL */
+  int64_t reserved, res_day;
+  bool usage_seen, rl_set;
+  uint64_t rl_limit, rl_remaining, rl_reset_ms;
 } gw_req;
 
 /* ------------------------------------------------------------------ */
@@ -135,6 +164,10 @@ static void gw_unref(gw_req *q) {
   wg_buf_free(&q->out);
   wg_buf_free(&q->audit_in);
   wg_buf_free(&q->audit_out);
+  wg_buf_free(&q->sess_answer);
+  json_decref(q->sess_hist);
+  json_decref(q->sess_user);
+  srv_tenant_release(q->ten);
   ai_sse_free(&q->sse);
   for (int i = 0; i < GW_CHOICES; i++) {
     if (q->red_on[i]) guard_stream_free(&q->red[i]);
@@ -410,6 +443,119 @@ static void audit_text(wg_buf *b, const char *s, size_t n) {
 }
 
 /* ------------------------------------------------------------------ */
+/* Token limits                                                        */
+
+#define GW_DAY_MS 86400000
+
+static int64_t code_points(json_t *str) {
+  const char *p = json_string_value(str);
+  int64_t n = 0;
+  for (size_t b = 0; p && b < json_string_length(str); b++) {
+    n += ((unsigned char)p[b] & 0xc0) != 0x80;
+  }
+  return n;
+}
+
+/* Code points of the messages' texts (strings and text parts). */
+static int64_t prompt_chars(json_t *msgs) {
+  int64_t n = 0;
+  size_t i, k;
+  json_t *m, *part;
+  json_array_foreach(msgs, i, m) {
+    json_t *c = json_object_get(m, "content");
+    n += code_points(c);
+    json_array_foreach(c, k, part) {
+      n += code_points(json_object_get(part, "text"));
+    }
+  }
+  return n;
+}
+
+/* The reservation of a request: prompt chars / 4 + the answer's cap. */
+static int64_t token_estimate(json_t *body) {
+  int64_t n = (prompt_chars(json_object_get(body, "messages")) + 3) / 4;
+  json_t *mt = json_object_get(body, "max_completion_tokens");
+  if (!json_is_integer(mt)) mt = json_object_get(body, "max_tokens");
+  if (json_is_integer(mt) && json_integer_value(mt) > 0) {
+    n += json_integer_value(mt);
+  }
+  return n;
+}
+
+/* Reserves est tokens of q's tenant. false: refused, with the error in
+** *code (SRV_E_G_TOKENS or SRV_E_QUOTA) and the wait in *retry_ms. */
+static bool tokens_reserve(gw_req *q, srv_tenant *t, int64_t est,
+                           srv_errcode *code, uint64_t *retry_ms) {
+  wg_quotas qs;
+  srv_tenant_quotas(t, &qs);
+  double burst = (double)qs.gateway_tokens_per_minute, rate = burst / 60.0;
+  int64_t now_ms = srv_time_ms(), day = now_ms / GW_DAY_MS;
+  uint64_t now = srv_now_ns(), wait = 0;
+  bool ok = true;
+  pthread_mutex_lock(&t->lock);
+  if (t->gw_day != day) {
+    t->gw_day = day;
+    t->gw_day_used = 0;
+  }
+  srv_bucket_take_n(&t->gw_tokens, rate, burst, 0, now, &wait); /* refill */
+  if (t->gw_day_used + est > (int64_t)qs.gateway_tokens_per_day) {
+    ok = false;
+    *code = SRV_E_QUOTA;
+    *retry_ms = (uint64_t)((day + 1) * GW_DAY_MS - now_ms);
+  } else if (!srv_bucket_take_n(&t->gw_tokens, rate, burst, (double)est, now,
+                                retry_ms)) {
+    ok = false;
+    *code = SRV_E_G_TOKENS;
+  } else {
+    t->gw_day_used += est;
+  }
+  double left = t->gw_tokens.tokens;
+  pthread_mutex_unlock(&t->lock);
+  q->rl_set = true;
+  q->rl_limit = qs.gateway_tokens_per_minute;
+  q->rl_remaining = left > 0 ? (uint64_t)left : 0;
+  q->rl_reset_ms = !ok && *code == SRV_E_G_TOKENS ? *retry_ms
+                   : left < burst ? (uint64_t)((burst - left) / rate * 1000.0)
+                                  : 0;
+  if (ok) {
+    atomic_fetch_add(&t->refs, 1);
+    q->ten = t;
+    q->reserved = est;
+    q->res_day = day;
+  }
+  return ok;
+}
+
+/* Settles the reservation to actual tokens (once). */
+static void tokens_settle(gw_req *q, int64_t actual) {
+  srv_tenant *t = q->ten;
+  if (!t) return;
+  int64_t diff = q->reserved - actual;
+  pthread_mutex_lock(&t->lock);
+  srv_bucket_give(&t->gw_tokens, (double)q->rl_limit, (double)diff);
+  if (t->gw_day == q->res_day) {
+    t->gw_day_used -= diff;
+    if (t->gw_day_used < 0) t->gw_day_used = 0;
+  }
+  pthread_mutex_unlock(&t->lock);
+  q->reserved = actual;
+  srv_tenant_release(t);
+  q->ten = NULL;
+}
+
+/* OpenAI's duration format: "20ms", "1.5s", "6m0s". */
+static void fmt_reset(char *out, size_t size, uint64_t ms) {
+  if (ms < 1000) {
+    snprintf(out, size, "%llums", (unsigned long long)ms);
+  } else if (ms < 60000) {
+    snprintf(out, size, "%gs", (double)(ms / 100) / 10.0);
+  } else {
+    snprintf(out, size, "%llum%llus", (unsigned long long)(ms / 60000),
+             (unsigned long long)(ms % 60000 / 1000));
+  }
+}
+
+/* ------------------------------------------------------------------ */
 /* Answers (engine thread)                                             */
 
 /* Appends to the client's stream and wakes the reader (lock held). */
@@ -456,6 +602,7 @@ static void take_usage(gw_req *q, json_t *usage) {
   json_t *c = json_object_get(usage, "completion_tokens");
   if (json_is_integer(p)) q->prompt_tokens = json_integer_value(p);
   if (json_is_integer(c)) q->completion_tokens = json_integer_value(c);
+  q->usage_seen = json_is_integer(p) || json_is_integer(c);
 }
 
 /* Redacts one streamed content piece of choice idx; final: flush. The
@@ -466,6 +613,8 @@ static bool redact_piece(gw_req *q, size_t idx, json_t *delta, bool final) {
   if (!q->redact || idx >= GW_CHOICES) {
     if (has) audit_text(&q->audit_out, json_string_value(c),
                         json_string_length(c));
+    if (has && idx == 0) wg_buf_append(&q->sess_answer, json_string_value(c),
+                                       json_string_length(c));
     return idx < GW_CHOICES || !q->redact;   /* never relay unredacted */
   }
   if (!q->red_on[idx]) {
@@ -485,6 +634,7 @@ static bool redact_piece(gw_req *q, size_t idx, json_t *delta, bool final) {
                         json_stringn(o.data ? (const char *)o.data : "",
                                      o.len));
     audit_text(&q->audit_out, (const char *)o.data, o.len);
+    if (idx == 0) wg_buf_append(&q->sess_answer, o.data, o.len);
   }
   wg_buf_free(&o);
   return e == WG_OK;
@@ -585,6 +735,7 @@ static void on_restart(void *user) {
   ai_sse_init(&q->sse);
   q->done_seen = q->bad_sse = false;
   q->upstream_error[0] = 0;
+  wg_buf_reset(&q->sess_answer);
 }
 
 /* The error answer of a call that failed before anything was sent. */
@@ -648,6 +799,34 @@ static void fail_call(srv_req *r, const ai_result *res, gw_req *q) {
   }
 }
 
+/* Stores the session's new turn after a complete answer (engine thread).
+** A store failure loses the turn, not the answer. */
+static void session_save(gw_req *q) {
+  if (!q->session[0] || !q->sess_user) return;
+  const srv_gw_config *c = q->gw->cfg;
+  json_t *all = json_array();
+  json_array_extend(all, q->sess_hist);
+  json_array_append(all, q->sess_user);
+  json_array_append_new(all, json_pack(
+      "{ss,s:s%}", "role", "assistant", "content",
+      q->sess_answer.data ? (const char *)q->sess_answer.data : "",
+      q->sess_answer.len));
+  size_t keep = (size_t)c->session_turns * 2;
+  while (json_array_size(all) > keep) json_array_remove(all, 0);
+  wg_buf text;
+  wg_buf_init(&text, GW_SESSION_MAX);
+  if (srv_json_dump(all, JSON_COMPACT | JSON_PRESERVE_ORDER, &text) ==
+      WG_OK) {
+    int64_t now = srv_time_ms();
+    wg_db *db = q->s->db;
+    db->ops->session_put(db, q->tenant, q->session, (const char *)text.data,
+                         text.len, now, now + (int64_t)c->session_ttl_s * 1000,
+                         NULL);
+  }
+  wg_buf_free(&text);
+  json_decref(all);
+}
+
 /* A complete non-streamed answer: redact, count, reply. */
 static void reply_full(srv_req *r, gw_req *q) {
   json_error_t je;
@@ -671,6 +850,8 @@ static void reply_full(srv_req *r, gw_req *q) {
     if (!json_is_string(c)) continue;
     if (!q->redact) {
       audit_text(&q->audit_out, json_string_value(c), json_string_length(c));
+      if (i == 0) wg_buf_append(&q->sess_answer, json_string_value(c),
+                                json_string_length(c));
       continue;
     }
     wg_buf o;
@@ -684,12 +865,25 @@ static void reply_full(srv_req *r, gw_req *q) {
       return;
     }
     audit_text(&q->audit_out, (const char *)o.data, o.len);
+    if (i == 0) wg_buf_append(&q->sess_answer, o.data, o.len);
     json_object_set_new(m, "content",
                         json_stringn(o.data ? (const char *)o.data : "",
                                      o.len));
     wg_buf_free(&o);
   }
+  session_save(q);
   srv_reply_json(r, 200, j);
+}
+
+/* Settles the tokens (before the client has the end of the answer, so
+** that its next request sees them): the upstream's usage; else the
+** estimate once an answer began (tokens were spent), nothing when none
+** did. Idempotent. */
+static void settle(gw_req *q, const ai_result *res) {
+  tokens_settle(q, q->usage_seen ? q->prompt_tokens + q->completion_tokens
+                   : (res->outcome == AI_OK || res->outcome == AI_BROKEN ||
+                      q->ttft_ns) ? q->reserved
+                                  : 0);
 }
 
 static void on_done(void *user, const ai_result *res) {
@@ -705,6 +899,7 @@ static void on_done(void *user, const ai_result *res) {
   if (q->stream && (q->committed || (res->outcome == AI_OK && q->r))) {
     /* The stream: finish it (or send what there is, then the end). */
     if (res->outcome == AI_OK && q->done_seen && !q->bad_sse) {
+      session_save(q);
       out_append(q, "data: [DONE]\n\n", 14);
     } else if (res->outcome == AI_CANCELLED) {
       reason = res->client_gone ? "client_closed" : "cancelled";
@@ -719,6 +914,7 @@ static void on_done(void *user, const ai_result *res) {
                                             "during the stream.");
     }
     status = 200;
+    settle(q, res);
     q->eof = true;
     wake(q);
     pthread_mutex_unlock(&q->lock);
@@ -731,6 +927,7 @@ static void on_done(void *user, const ai_result *res) {
     } else {
       fail_call(r, res, q);
     }
+    settle(q, res);
     status = r->status;
     gw_audit(q, status, r->reason, res, NULL);
     r->audited = true;
@@ -749,6 +946,7 @@ static void on_done(void *user, const ai_result *res) {
     atomic_fetch_add(&st->prompt_tokens, (uint64_t)q->prompt_tokens);
     atomic_fetch_add(&st->completion_tokens, (uint64_t)q->completion_tokens);
   }
+  settle(q, res);
   atomic_fetch_add(&g->redactions, q->redactions);
   count(g, res->dep, status, (double)(q->t_end_ns - q->t0_ns) * 1e-9,
         (double)res->ttfb_ns * 1e-9);
@@ -816,6 +1014,14 @@ void srv_gw_headers(srv_req *r, struct MHD_Response *resp) {
   MHD_add_response_header(resp, "x-wasmgate-overhead-ms", v);
   if (q->stream && q->committed) {
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+  }
+  if (q->rl_set) {
+    snprintf(v, sizeof v, "%llu", (unsigned long long)q->rl_limit);
+    MHD_add_response_header(resp, "x-ratelimit-limit-tokens", v);
+    snprintf(v, sizeof v, "%llu", (unsigned long long)q->rl_remaining);
+    MHD_add_response_header(resp, "x-ratelimit-remaining-tokens", v);
+    fmt_reset(v, sizeof v, q->rl_reset_ms);
+    MHD_add_response_header(resp, "x-ratelimit-reset-tokens", v);
   }
 }
 
@@ -953,6 +1159,60 @@ static bool check_messages(srv_req *r, gw_req *q, json_t *msgs) {
   return true;
 }
 
+/* x-session-id: up to GW_SESSION_ID_MAX of [A-Za-z0-9._:-]. */
+static bool session_id_ok(const char *id) {
+  size_t n = strlen(id);
+  if (n == 0 || n > GW_SESSION_ID_MAX) return false;
+  for (const char *p = id; *p; p++) {
+    char ch = *p;
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+          (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == ':' ||
+          ch == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/* Loads the session and prepends its messages to msgs (in body); keeps
+** a copy of the last user message for the new turn. false: answered. */
+static bool session_load(srv_req *r, gw_req *q, json_t *body, json_t *msgs) {
+  wg_buf text;
+  wg_buf_init(&text, GW_SESSION_MAX);
+  wg_db *db = r->s->db;
+  wg_err e = db->ops->session_get(db, q->tenant, q->session, srv_time_ms(),
+                                  &text, NULL);
+  if (e != WG_OK && e != WG_ENOTFOUND) {
+    wg_buf_free(&text);
+    srv_fail(r, SRV_E_INTERNAL, NULL, "The session could not be read.");
+    return false;
+  }
+  json_error_t je;
+  json_t *hist = e == WG_OK ? json_loadb((const char *)text.data, text.len,
+                                         0, &je)
+                            : json_array();
+  wg_buf_free(&text);
+  if (!json_is_array(hist)) {   /* cannot happen: we wrote it */
+    json_decref(hist);
+    hist = json_array();
+  }
+  for (size_t i = json_array_size(msgs); i-- > 0;) {
+    json_t *m = json_array_get(msgs, i);
+    json_t *role = json_object_get(m, "role");
+    if (json_is_string(role) && !strcmp(json_string_value(role), "user")) {
+      q->sess_user = json_deep_copy(m);
+      break;
+    }
+  }
+  q->sess_hist = hist;
+  if (json_array_size(hist)) {
+    json_t *all = json_copy(hist);
+    json_array_extend(all, msgs);
+    json_object_set_new(body, "messages", all);
+  }
+  return true;
+}
+
 static gw_req *gw_req_new(srv_req *r, const char *model) {
   gw_req *q = wg_new(gw_req);
   if (!q) return NULL;
@@ -972,6 +1232,7 @@ static gw_req *gw_req_new(srv_req *r, const char *model) {
   wg_buf_init(&q->out, GW_OUT_HIGH * 8);
   wg_buf_init(&q->audit_in, GW_AUDIT_TEXT_MAX);
   wg_buf_init(&q->audit_out, GW_AUDIT_TEXT_MAX);
+  wg_buf_init(&q->sess_answer, GW_SESSION_MAX);
   ai_sse_init(&q->sse);
   srv_sha256(r->body.data, r->body.len, q->in_sha);
   return q;
@@ -1047,6 +1308,21 @@ void srv_h_chat(srv_req *r) {
     gw_unref(q);
     goto out;
   }
+  const char *sid = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                "x-session-id");
+  if (sid) {
+    if (!session_id_ok(sid)) {
+      gw_unref(q);
+      srv_fail(r, SRV_E_BAD_PARAM, "x-session-id", "x-session-id must be 1 "
+               "to %d characters of A-Z a-z 0-9 . _ : -", GW_SESSION_ID_MAX);
+      goto out;
+    }
+    snprintf(q->session, sizeof q->session, "%s", sid);
+    if (!session_load(r, q, body, msgs)) {
+      gw_unref(q);
+      goto out;
+    }
+  }
   if (q->stream) {
     q->want_usage = json_is_true(json_object_get(sopt, "include_usage"));
     if (!json_is_object(sopt)) {
@@ -1064,6 +1340,25 @@ void srv_h_chat(srv_req *r) {
     srv_fail(r, SRV_E_INTERNAL, NULL, "out of memory");
     goto out;
   }
+  srv_errcode lim = SRV_E_G_TOKENS;
+  uint64_t wait_ms = 0;
+  if (!tokens_reserve(q, r->who.tenant, token_estimate(body), &lim,
+                      &wait_ms)) {
+    wg_buf_free(&text);
+    r->gw = q;                  /* for the x-ratelimit headers */
+    r->retry_after_s = (unsigned)((wait_ms + 999) / 1000);
+    if (lim == SRV_E_G_TOKENS) {
+      char in[32];
+      fmt_reset(in, sizeof in, wait_ms);
+      srv_fail(r, lim, NULL, "Rate limit reached for tokens per minute of "
+               "tenant %s: limit %llu. Please try again in %s.", q->tenant,
+               (unsigned long long)q->rl_limit, in);
+    } else {
+      srv_fail(r, lim, NULL, "Tenant %s has used its daily token budget.",
+               q->tenant);
+    }
+    goto out;
+  }
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
   ai_call_spec spec = {q->model, (const char *)text.data, text.len,
@@ -1077,6 +1372,7 @@ void srv_h_chat(srv_req *r) {
     /* Never started: answer here (the connection is resumed by http.c's
     ** ready path). */
     atomic_fetch_sub(&q->refs, 1);
+    tokens_settle(q, 0);
     srv_fail(r, SRV_E_INTERNAL, NULL, "The upstream call could not start.");
     atomic_store(&r->ready, true);
     MHD_resume_connection(r->conn);

@@ -47,6 +47,8 @@ typedef struct srv_gw_config {
   size_t npatterns;
   srv_gw_tenant *tenants;        /* gateway.tenants */
   size_t ntenants;
+  uint32_t session_turns;        /* gateway.sessions.max_turns */
+  uint32_t session_ttl_s;        /* gateway.sessions.ttl_s */
 } srv_gw_config;
 
 /* The YAML node of the top-level key "models" or "gateway" (key) into

@@ -322,6 +322,24 @@ static bool gateway_map(gctx *x, srv_gw_config *g, yaml_node_t *n) {
       }
     } else if (!strcmp(key, "guard")) {
       ok = guard_map(x, g, &g->guard, v, true);
+    } else if (!strcmp(key, "sessions")) {
+      if (v->type != YAML_MAPPING_NODE) {
+        return gfail(x, v, "gateway.sessions: a mapping");
+      }
+      FOREACH_PAIR(x, v, sk, sv) {
+        const char *sn = sval(sk);
+        if (sn && !strcmp(sn, "max_turns")) {
+          ok = get_u32(x, sv, "gateway.sessions.max_turns", 1, 1000,
+                       &g->session_turns);
+        } else if (sn && !strcmp(sn, "ttl_s")) {
+          ok = get_u32(x, sv, "gateway.sessions.ttl_s", 1, 30u * 86400,
+                       &g->session_ttl_s);
+        } else {
+          ok = gfail(x, sk, "unknown key 'gateway.sessions.%s'",
+                     sn ? sn : "");
+        }
+        if (!ok) return false;
+      }
     } else if (!strcmp(key, "audit_content")) {
       if (val && !strcmp(val, "redacted")) {
         g->audit_content = true;
@@ -363,6 +381,8 @@ static srv_gw_config *gw_new(void) {
   g->router.backoff_cap_ms = 5000;
   g->router.max_retry_after_ms = 10000;
   g->router.breaker = (ai_breaker_cfg){5, 30000, 50, 10, 10000};
+  g->session_turns = 10;
+  g->session_ttl_s = 7200;
   return g;
 }
 

@@ -73,6 +73,11 @@ json_t *srv_quotas_json(const wg_quotas *q) {
 
 bool srv_bucket_take(wg_bucket *b, double rate, double burst, uint64_t now_ns,
                      uint64_t *retry_ms) {
+  return srv_bucket_take_n(b, rate, burst, 1.0, now_ns, retry_ms);
+}
+
+bool srv_bucket_take_n(wg_bucket *b, double rate, double burst, double n,
+                       uint64_t now_ns, uint64_t *retry_ms) {
   if (b->last_ns == 0) {
     b->tokens = burst;
   } else if (now_ns > b->last_ns) {
@@ -80,12 +85,18 @@ bool srv_bucket_take(wg_bucket *b, double rate, double burst, uint64_t now_ns,
     if (b->tokens > burst) b->tokens = burst;
   }
   b->last_ns = now_ns;
-  if (b->tokens >= 1.0) {
-    b->tokens -= 1.0;
+  if (n <= burst && b->tokens >= n) {
+    b->tokens -= n;
     return true;
   }
-  double wait_s = rate > 0 ? (1.0 - b->tokens) / rate : 60.0;
+  double want = n <= burst ? n : burst;
+  double wait_s = rate > 0 ? (want - b->tokens) / rate : 60.0;
   *retry_ms = (uint64_t)ceil(wait_s * 1000.0);
   if (*retry_ms == 0) *retry_ms = 1;
   return false;
+}
+
+void srv_bucket_give(wg_bucket *b, double burst, double n) {
+  b->tokens += n;
+  if (b->tokens > burst) b->tokens = burst;
 }

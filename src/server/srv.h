@@ -73,6 +73,7 @@
   X(NO_UPSTREAM, 503, "service_unavailable_error", "server_is_overloaded")   \
   X(REDACTION, 500, "server_error", "redaction_failed")                      \
   X(BUSY, 503, "server_error", "server_busy")                                \
+  X(G_TOKENS, 429, "tokens", "rate_limit_exceeded")                          \
   X(SHUTTING_DOWN, 503, "server_error", "shutting_down")
 
 typedef enum srv_errcode {
@@ -98,7 +99,10 @@ const char *srv_err_code(srv_errcode e);
   X(max_timeout_ms, 10000, "wall time per execution")                        \
   X(max_output_bytes, 1048576, "captured stdout, and stderr, per execution") \
   X(max_storage_bytes, 268435456, "bytes of modules stored")                 \
-  X(max_modules, 100, "number of modules stored")
+  X(max_modules, 100, "number of modules stored")                            \
+  X(gateway_tokens_per_minute, 1000000, "gateway tokens per minute (token " \
+                              "bucket, burst = one minute's worth)")         \
+  X(gateway_tokens_per_day, 100000000, "gateway tokens per UTC day")
 
 typedef struct wg_quotas {
 #define SRV__Q(field, def, help) uint64_t field;
@@ -125,6 +129,13 @@ typedef struct wg_bucket {
 ** milliseconds until one will be there in *retry_ms. */
 bool srv_bucket_take(wg_bucket *b, double rate, double burst, uint64_t now_ns,
                      uint64_t *retry_ms);
+/* Takes n tokens at once (the same rules); n above burst never fits:
+** *retry_ms is then the time until the bucket is full. */
+bool srv_bucket_take_n(wg_bucket *b, double rate, double burst, double n,
+                       uint64_t now_ns, uint64_t *retry_ms);
+/* Gives back n tokens (n < 0 takes more: the balance may go below 0),
+** never above burst. */
+void srv_bucket_give(wg_bucket *b, double burst, double n);
 
 /* ------------------------------------------------------------------ */
 /* Configuration (config.c). Keys, types and meanings: SRV_CONFIG_MAP   */
@@ -296,6 +307,9 @@ typedef struct srv_tenant {
   wg_quotas quotas;             /* effective: defaults + overrides */
   json_t *overrides;            /* as stored */
   wg_bucket bucket;             /* requests_per_minute */
+  wg_bucket gw_tokens;          /* gateway_tokens_per_minute */
+  int64_t gw_day;               /* the UTC day of gw_day_used */
+  int64_t gw_day_used;          /* gateway tokens that day (in memory) */
   atomic_uint active;           /* executions queued or running */
   atomic_bool gone;             /* deleted while in use */
 } srv_tenant;

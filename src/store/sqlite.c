@@ -62,6 +62,12 @@
                  "VALUES(?1,?2,?3,?4,?5)")                                   \
   X(EXEC_GET, "SELECT id,tenant,module,created,record FROM executions "      \
               "WHERE tenant=?1 AND id=?2")                                   \
+  X(SESSION_GET, "SELECT messages FROM sessions WHERE tenant=?1 AND id=?2 "  \
+                 "AND expires>?3")                                           \
+  X(SESSION_PUT, "INSERT INTO sessions(tenant,id,messages,expires) "         \
+                 "VALUES(?1,?2,?3,?4) ON CONFLICT(tenant,id) DO UPDATE "     \
+                 "SET messages=excluded.messages,expires=excluded.expires")  \
+  X(SESSION_PURGE, "DELETE FROM sessions WHERE expires<=?1")                 \
   X(BEGIN, "BEGIN IMMEDIATE")                                                \
   X(COMMIT, "COMMIT")                                                        \
   X(ROLLBACK, "ROLLBACK")
@@ -96,7 +102,12 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS executions(id TEXT PRIMARY KEY,"
     " tenant TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
     " module TEXT NOT NULL, created INTEGER NOT NULL, record TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS executions_tenant ON executions(tenant);";
+    "CREATE INDEX IF NOT EXISTS executions_tenant ON executions(tenant);"
+    "CREATE TABLE IF NOT EXISTS sessions("
+    " tenant TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+    " id TEXT NOT NULL, messages TEXT NOT NULL, expires INTEGER NOT NULL,"
+    " PRIMARY KEY(tenant, id));"
+    "CREATE INDEX IF NOT EXISTS sessions_expires ON sessions(expires);";
 
 typedef struct pending {
   struct pending *next;
@@ -753,6 +764,57 @@ static void s_close(wg_db *db) {
   wg_free_obj(d);
 }
 
+/* ------------------------------------------------------------------ */
+/* Gateway sessions                                                    */
+
+static wg_err s_session_get(wg_db *db, const char *tenant, const char *id,
+                            int64_t now_ms, wg_buf *out, wg_error *err) {
+  sqldb *d = (sqldb *)db;
+  DB_LOCK(d);
+  wg_err e = WG_EIO;
+  sqlite3_stmt *s = db_stmt(d, SQL_SESSION_GET, err);
+  if (s) {
+    bind_text(s, 1, tenant);
+    bind_text(s, 2, id);
+    sqlite3_bind_int64(s, 3, now_ms);
+    e = db_row(d, s, err);
+    if (e == WG_OK) {
+      e = col_json(s, 0, out);
+      sqlite3_reset(s);
+    }
+  }
+  DB_UNLOCK(d);
+  return e;
+}
+
+/* Replaces the session, and drops every session expired at now_ms. */
+static wg_err s_session_put(wg_db *db, const char *tenant, const char *id,
+                            const char *messages, size_t len, int64_t now_ms,
+                            int64_t expires_ms, wg_error *err) {
+  sqldb *d = (sqldb *)db;
+  DB_LOCK(d);
+  wg_err e = WG_EIO;
+  sqlite3_stmt *s = db_stmt(d, SQL_SESSION_PURGE, err);
+  if (s) {
+    sqlite3_bind_int64(s, 1, now_ms);
+    e = db_exec_stmt(d, s, err);
+  }
+  s = e ? NULL : db_stmt(d, SQL_SESSION_PUT, err);
+  if (s) {
+    bind_text(s, 1, tenant);
+    bind_text(s, 2, id);
+    sqlite3_bind_text(s, 3, messages, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, expires_ms);
+    e = db_exec_stmt(d, s, err);
+    /* A tenant deleted meanwhile (foreign key): nothing to keep. */
+    if (e == WG_EEXIST) e = wg_error_set(err, WG_ENOTFOUND, "no tenant");
+  } else if (e == WG_OK) {
+    e = WG_EIO;
+  }
+  DB_UNLOCK(d);
+  return e;
+}
+
 static const wg_db_ops sqlite_ops = {
     .name = "sqlite",
     .close = s_close,
@@ -775,6 +837,8 @@ static const wg_db_ops sqlite_ops = {
     .module_usage = s_module_usage,
     .exec_put = s_exec_put,
     .exec_get = s_exec_get,
+    .session_get = s_session_get,
+    .session_put = s_session_put,
 };
 
 static wg_err db_setup(sqldb *d, const char *path, wg_error *err) {

@@ -116,6 +116,18 @@ typedef struct wg_db_ops {
   wg_err (*exec_put)(wg_db *db, const wg_db_exec *e, wg_error *err);
   wg_err (*exec_get)(wg_db *db, const char *tenant, const char *id,
                      wg_db_exec *out, wg_error *err);
+  /* Gateway sessions (x-session-id), scoped by tenant: the same id under
+  ** another tenant is another session. messages is a JSON array (text).
+  ** session_get: WG_ENOTFOUND when there is none or it expired at
+  ** now_ms (Unix ms). session_put replaces the session (or creates it)
+  ** and may drop sessions expired at now_ms; WG_ENOTFOUND when the
+  ** tenant is gone. Deleting a tenant deletes its sessions. Concurrent
+  ** puts of one session: the last one wins. */
+  wg_err (*session_get)(wg_db *db, const char *tenant, const char *id,
+                        int64_t now_ms, wg_buf *out, wg_error *err);
+  wg_err (*session_put)(wg_db *db, const char *tenant, const char *id,
+                        const char *messages, size_t len, int64_t now_ms,
+                        int64_t expires_ms, wg_error *err);
 } wg_db_ops;
 
 /* The common head of every implementation's handle. */

@@ -12,6 +12,7 @@ The upstream model name chooses the behaviour:
   drop        streams two chunks then closes the connection
   badsse      a malformed event
   slowstream  like stream with 0.3 s between chunks; records a close
+  say:TEXT    like ok, with TEXT as the content
 """
 import json
 import socket
@@ -121,6 +122,8 @@ class Fake:
         model = body.get("model")
         if model == "ok":
             self.send_json(h, 200, self.completion(model, self.reply))
+        elif model.startswith("say:"):
+            self.send_json(h, 200, self.completion(model, model[4:]))
         elif model in ("e429", "e500", "e503"):
             self.error(h, int(model[1:]), "fake")
         elif model == "e400":

@@ -46,6 +46,9 @@ def config():
             "  backoff_base_ms: 10",
             "  backoff_cap_ms: 50",
             "  audit_content: redacted",
+            "  sessions:",
+            "    max_turns: 2",
+            "    ttl_s: 2",
             "  breaker:",
             "    consecutive_failures: 2",
             "    cooldown_ms: 60000",
@@ -350,6 +353,136 @@ class GatewayTest(ServerTest):
     def test_upstream_400_passes_through(self):
         r = self.chat({"model": "m-e400", "messages": msgs("hi")})
         self.assertError(r, 400, "invalid_value", "bad thing", "temperature")
+
+    # -- sessions -----------------------------------------------------------
+    def sent_messages(self, n0):
+        """The messages of the one upstream request after index n0."""
+        self.assertEqual(len(FAKE.requests), n0 + 1)
+        return FAKE.requests[n0][1]["messages"]
+
+    def test_session_history_prepended_and_trimmed(self):
+        sid = {"x-session-id": "chat-1"}
+        n0 = len(FAKE.requests)
+        FAKE.reply = "A1"
+        r = self.chat({"model": "m-ok", "messages": msgs("q1")}, headers=sid)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.sent_messages(n0), msgs("q1"))
+        # a streamed turn: the upstream sees turn 1, then the new message
+        FAKE.chunks = ["A", "2"]
+        n0 = len(FAKE.requests)
+        r = self.chat({"model": "m-stream", "stream": True, "messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "q2"}]}, headers=sid)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.sent_messages(n0), [
+            {"role": "user", "content": "q1"},
+            {"role": "assistant", "content": "A1"},
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "q2"}])
+        FAKE.reply = "A3"
+        n0 = len(FAKE.requests)
+        self.chat({"model": "m-ok", "messages": msgs("q3")}, headers=sid)
+        self.assertEqual(len(self.sent_messages(n0)), 5)
+        # max_turns 2: turn 1 is gone
+        n0 = len(FAKE.requests)
+        self.chat({"model": "m-ok", "messages": msgs("q4")}, headers=sid)
+        self.assertEqual(self.sent_messages(n0), [
+            {"role": "user", "content": "q2"},
+            {"role": "assistant", "content": "A2"},
+            {"role": "user", "content": "q3"},
+            {"role": "assistant", "content": "A3"},
+            {"role": "user", "content": "q4"}])
+        # a failed call stores nothing
+        r = self.chat({"model": "m-e400", "messages": msgs("bad")},
+                      headers={"x-session-id": "chat-2"})
+        self.assertEqual(r.status, 400)
+        n0 = len(FAKE.requests)
+        self.chat({"model": "m-ok", "messages": msgs("x")},
+                  headers={"x-session-id": "chat-2"})
+        self.assertEqual(self.sent_messages(n0), msgs("x"))
+
+    def test_session_scoped_per_tenant(self):
+        sid = {"x-session-id": "shared-id"}
+        self.chat({"model": "m-ok", "messages": msgs("secret")}, headers=sid)
+        other = self.srv.tenant("other-sess")
+        n0 = len(FAKE.requests)
+        r = self.chat({"model": "m-ok", "messages": msgs("hi")}, key=other,
+                      headers=sid)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.sent_messages(n0), msgs("hi"))
+        # and the first tenant still has its own
+        n0 = len(FAKE.requests)
+        self.chat({"model": "m-ok", "messages": msgs("again")}, headers=sid)
+        self.assertEqual(self.sent_messages(n0)[0],
+                         {"role": "user", "content": "secret"})
+
+    def test_session_expires(self):
+        sid = {"x-session-id": "short"}
+        self.chat({"model": "m-ok", "messages": msgs("q1")}, headers=sid)
+        time.sleep(2.3)              # ttl_s: 2
+        n0 = len(FAKE.requests)
+        self.chat({"model": "m-ok", "messages": msgs("q2")}, headers=sid)
+        self.assertEqual(self.sent_messages(n0), msgs("q2"))
+
+    def test_session_id_checked(self):
+        for bad in ("a b", "x" * 65, "a/b"):
+            with self.subTest(bad=bad):
+                self.assertError(self.chat(
+                    {"model": "m-ok", "messages": msgs("x")},
+                    headers={"x-session-id": bad}), 400, "invalid_parameter",
+                    param="x-session-id")
+
+    # -- token limits ---------------------------------------------------------
+    def test_tokens_per_minute_reserved_then_settled(self):
+        key = self.srv.tenant("tpm", gateway_tokens_per_minute=100)
+        # reserves 40/4 + 50 = 60 of 100
+        r = self.chat({"model": "m-ok", "messages": msgs("x" * 40),
+                       "max_tokens": 50}, key=key)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.headers["x-ratelimit-limit-tokens"], "100")
+        self.assertIn(int(r.headers["x-ratelimit-remaining-tokens"]),
+                      range(40, 43))
+        self.assertRegex(r.headers["x-ratelimit-reset-tokens"],
+                         r"^\d+(\.\d+)?m?s$")
+        # settled to the upstream's usage (12): about 88 left, 96 is too
+        # many; the upstream never sees the request
+        n0 = len(FAKE.requests)
+        r = self.chat({"model": "m-ok", "messages": msgs("x"),
+                       "max_tokens": 95}, key=key)
+        self.assertError(r, 429, "rate_limit_exceeded")
+        self.assertEqual(r.json()["error"]["type"], "tokens")
+        self.assertEqual(r.headers["x-ratelimit-limit-tokens"], "100")
+        self.assertGreaterEqual(int(r.headers["retry-after"]), 1)
+        self.assertEqual(len(FAKE.requests), n0)
+        # 71 fits only because the first call was settled to 12
+        r = self.chat({"model": "m-ok", "messages": msgs("x"),
+                       "max_completion_tokens": 70}, key=key)
+        self.assertEqual(r.status, 200, r)
+        # a streamed call is settled from its usage chunk too
+        r = self.chat({"model": "m-stream", "messages": msgs("x"),
+                       "stream": True}, key=key)
+        self.assertEqual(r.status, 200, r)
+        self.assertIn("x-ratelimit-remaining-tokens", r.headers)
+
+    def test_tokens_per_day_budget(self):
+        key = self.srv.tenant("budget", gateway_tokens_per_day=100)
+        for _ in range(2):       # 60 reserved, 12 used, each
+            r = self.chat({"model": "m-ok", "messages": msgs("x" * 40),
+                           "max_tokens": 50}, key=key)
+            self.assertEqual(r.status, 200, r)
+        # 24 used: 91 more would pass 100
+        r = self.chat({"model": "m-ok", "messages": msgs("x"),
+                       "max_tokens": 90}, key=key)
+        self.assertError(r, 429, "insufficient_quota", "Tenant budget has "
+                         "used its daily token budget.")
+        self.assertIn("x-ratelimit-remaining-tokens", r.headers)
+        # a refused upstream call costs nothing
+        r = self.chat({"model": "m-e400", "messages": msgs("x"),
+                       "max_tokens": 70}, key=key)
+        self.assertEqual(r.status, 400)
+        r = self.chat({"model": "m-ok", "messages": msgs("x"),
+                       "max_tokens": 70}, key=key)
+        self.assertEqual(r.status, 200, r)
 
     # -- cancellation ------------------------------------------------------
     def _send_then_close(self, body, read_first=False):

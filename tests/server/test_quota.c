@@ -82,7 +82,7 @@ static void test_quotas_apply(void **state) {
 
   json_t *j = srv_quotas_json(&q);
   assert_int_equal(json_integer_value(json_object_get(j, "max_fuel")), 5);
-  assert_int_equal(json_object_size(j), 8);
+  assert_int_equal(json_object_size(j), 10);
   json_decref(j);
 }
 
