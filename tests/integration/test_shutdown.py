@@ -9,6 +9,16 @@ import unittest
 from wgtest import Server, guest, main
 
 
+def in_flight(s):
+    """Executions the server is running or has queued (from /metrics)."""
+    n = 0
+    for line in s.get("/metrics").body.decode().splitlines():
+        if line.startswith(("wasmgate_executor_queue_depth ",
+                            "wasmgate_executor_active ")):
+            n += int(float(line.split()[1]))
+    return n
+
+
 class ShutdownTest(unittest.TestCase):
     def test_sigterm_while_busy(self):
         with Server("executor:\n  shutdown_grace_ms: 10000\n") as s:
@@ -28,7 +38,12 @@ class ShutdownTest(unittest.TestCase):
                    for _ in range(4)]
             for t in ts:
                 t.start()
-            time.sleep(0.3)            # 2 loops run, the rest are queued
+            # wait until the server holds all 8 (running or queued): on a
+            # busy machine the client threads may need more than a moment
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and in_flight(s) < 8:
+                time.sleep(0.02)
+            self.assertEqual(in_flight(s), 8)
             t0 = time.monotonic()
             s.proc.send_signal(signal.SIGTERM)
             time.sleep(0.2)
