@@ -86,17 +86,21 @@ static wg_err wait_readable(int sock, uint64_t deadline_ns) {
   }
 }
 
-/* Reads exactly n bytes (no fds expected: the kernel drops any). */
+/* Reads exactly n bytes (no fds expected: the kernel drops any). The
+** rest of a frame is usually there already: with a deadline, try first
+** and wait only when nothing is. */
 static wg_err read_full(int sock, uint8_t *p, size_t n, uint64_t deadline_ns) {
   size_t off = 0;
+  int flags = deadline_ns ? MSG_DONTWAIT : 0;
   while (off < n) {
-    wg_err e = wait_readable(sock, deadline_ns);
-    if (e) return e;
-    ssize_t k = recv(sock, p + off, n - off, 0);
+    ssize_t k = recv(sock, p + off, n - off, flags);
     if (k == 0) return WG_EEOF;
     if (k < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
-      return WG_EIO;
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) return WG_EIO;
+      wg_err e = wait_readable(sock, deadline_ns);
+      if (e) return e;
+      continue;
     }
     off += (size_t)k;
   }
@@ -114,13 +118,17 @@ wg_err wgf_recv(int sock, wg_buf *b, uint32_t *type, int *fds, size_t maxfds,
   } ctl;
   *nfds = 0;
   wg_buf_reset(b);
-  /* The header, with the fds that came with its first byte. */
+  /* The header, with the fds that came with its first byte, and as much
+  ** of the payload as fits in b already (at most one frame is in flight:
+  ** frame.h), so that a small frame takes one call. */
   wg_err e = WG_OK;
+  size_t early = 0;             /* payload bytes read with the header */
   while (got < sizeof h) {
     e = wait_readable(sock, deadline_ns);
     if (e) goto fail_e;
-    struct iovec iov = {h + got, sizeof h - got};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
+    struct iovec iov[2] = {{h + got, sizeof h - got},
+                           {b->data, b->cap > 1 ? b->cap - 1 : 0}};
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = b->cap > 1 ? 2 : 1,
                         .msg_control = ctl.buf,
                         .msg_controllen = sizeof ctl.buf};
     ssize_t k = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
@@ -148,6 +156,10 @@ wg_err wgf_recv(int sock, wg_buf *b, uint32_t *type, int *fds, size_t maxfds,
         }
       }
     }
+    if ((size_t)k > sizeof h - got) {
+      early = (size_t)k - (sizeof h - got);
+      k = (ssize_t)(sizeof h - got);
+    }
     got += (size_t)k;
   }
   uint32_t len;
@@ -155,6 +167,10 @@ wg_err wgf_recv(int sock, wg_buf *b, uint32_t *type, int *fds, size_t maxfds,
   memcpy(type, h + 4, 4);
   if (len > WGF_MAX_PAYLOAD || len > b->max) {
     e = WG_ELIMIT;
+    goto fail_e;
+  }
+  if (early > len) {            /* a second frame behind this one */
+    e = WG_EIO;
     goto fail_e;
   }
   if (len) {
@@ -168,7 +184,8 @@ wg_err wgf_recv(int sock, wg_buf *b, uint32_t *type, int *fds, size_t maxfds,
       b->data = d;
       b->cap = (size_t)len + 1;
     }
-    if ((e = read_full(sock, b->data, len, deadline_ns)) != WG_OK) goto fail_e;
+    e = read_full(sock, b->data + early, len - early, deadline_ns);
+    if (e != WG_OK) goto fail_e;
     b->len = len;
     b->data[len] = 0;
   }

@@ -7,6 +7,11 @@
 ** payload. File descriptors travel with a frame as SCM_RIGHTS ancillary
 ** data attached to its first byte, so they arrive with the header.
 **
+** At most one frame is in flight in each direction: each side sends only
+** in answer to the other (HELLO; RUN, NEED, MODULE, RESULT). A receiver
+** therefore reads the header and the start of the payload in one call,
+** and bytes past the end of a frame are a protocol error.
+**
 ** Payloads are built with the wgf_put_* functions into a wg_buf (the
 ** header is reserved by wgf_begin and patched by wgf_send) and read back
 ** with a bounds-checked wgf_reader: a read past the end sets `bad` and
@@ -49,7 +54,8 @@ wg_err wgf_send(int sock, wg_buf *b, const int *fds, size_t nfds);
 ** refused) in fds with their number in *nfds. With deadline_ns (CLOCK_
 ** MONOTONIC) not 0, waits at most until then: WG_TRAP_INTERRUPT when it
 ** passed. WG_EEOF when the peer closed before a whole frame, WG_ELIMIT
-** when the length is above b->max, WG_EIO on other errors. On failure no
+** when the length is above b->max, WG_EIO on other errors (bytes of a
+** second frame behind this one among them). On failure no
 ** fd is left open. */
 wg_err wgf_recv(int sock, wg_buf *b, uint32_t *type, int *fds, size_t maxfds,
                 size_t *nfds, uint64_t deadline_ns);

@@ -16,7 +16,8 @@
 **     openat2 (its resolve flags sit in a struct seccomp cannot read; the
 **     worker's root is an empty directory when chroot is available)
 **   - memory: mmap and mprotect without PROT_EXEC, munmap, mremap,
-**     madvise, brk
+**     madvise, brk; mincore (src/wasm/mapcache.c: which pages of a
+**     released linear memory to zero)
 **   - time and threads: clock_gettime/clock_getres/clock_nanosleep,
 **     nanosleep, gettimeofday, futex, sched_yield, ppoll/poll, getrandom,
 **     rt_sigreturn, rt_sigprocmask, getrusage, exit, exit_group
@@ -93,6 +94,7 @@ wg_err wgs_seccomp_install(char *why, size_t whysize) {
   r |= rule(ctx, SCMP_SYS(mmap), "mmap", 1, &noexec);
   r |= rule(ctx, SCMP_SYS(mprotect), "mprotect", 1, &noexec);
   r |= ALLOW(munmap) | ALLOW(mremap) | ALLOW(madvise) | ALLOW(brk);
+  r |= ALLOW(mincore);
   /* time, threads, signals, exit */
   r |= ALLOW(clock_gettime) | ALLOW(clock_getres) | ALLOW(clock_nanosleep);
   r |= ALLOW(nanosleep) | ALLOW(gettimeofday) | ALLOW(futex);
