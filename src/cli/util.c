@@ -7,7 +7,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/alloc.h"
 #include "cli/cli.h"
+
+/* Read in pieces of this size from the heap: on the stack, the compiler's
+** stack-clash probes would touch every page of it (64 KiB of resident
+** stack for each `wasmgate run`); on the heap only what fread writes. */
+#define READ_CHUNK 65536
 
 wg_err cli_read_file(const char *path, wg_buf *out, wg_error *err) {
   wg_buf_init(out, CLI_MAX_FILE);
@@ -17,6 +23,7 @@ wg_err cli_read_file(const char *path, wg_buf *out, wg_error *err) {
                         strerror(errno));
   }
   wg_err code = WG_OK;
+  unsigned char *chunk = NULL;
   struct stat st;
   if (fstat(fileno(f), &st) == 0) {
     if (S_ISDIR(st.st_mode)) {
@@ -30,9 +37,14 @@ wg_err cli_read_file(const char *path, wg_buf *out, wg_error *err) {
       goto done;
     }
   }
+  chunk = wg_realloc_(NULL, 0, READ_CHUNK);
+  if (!chunk) {
+    code = wg_error_set(err, WG_ENOMEM, "cannot read %s: %s", path,
+                        wg_strerror(WG_ENOMEM));
+    goto done;
+  }
   for (;;) {
-    unsigned char chunk[65536];
-    size_t n = fread(chunk, 1, sizeof chunk, f);
+    size_t n = fread(chunk, 1, READ_CHUNK, f);
     if (n > 0) {
       code = wg_buf_append(out, chunk, n);
       if (code == WG_ELIMIT) {
@@ -46,7 +58,7 @@ wg_err cli_read_file(const char *path, wg_buf *out, wg_error *err) {
         goto done;
       }
     }
-    if (n < sizeof chunk) {
+    if (n < READ_CHUNK) {
       if (ferror(f)) {
         code = wg_error_set(err, WG_EIO, "cannot read %s: %s", path,
                             strerror(errno));
@@ -55,6 +67,7 @@ wg_err cli_read_file(const char *path, wg_buf *out, wg_error *err) {
     }
   }
 done:
+  if (chunk) wg_realloc_(chunk, READ_CHUNK, 0);
   fclose(f);
   return code;
 }
