@@ -19,6 +19,11 @@
 ** Branch targets are offsets relative to the word that holds them; values
 ** carried by a branch are moved into place by MOVE instructions first. An
 ** i32 comparison followed by br_if or if becomes one compare-and-branch.
+** Once a function is compiled, i32 operations and compare-and-branches
+** whose operand is a constant take its value in the instruction, and so do
+** MOVE and RET1 of one (apply_immediates); constants no instruction reads
+** any more get no slot. ENTER zeroes only the locals that may be read
+** before they are written (LOCAL_*).
 **
 ** Fuel: each loop head (LOOP_HEAD) and each function entry (ENTER) carries
 ** the number of Wasm instructions of its region: the loop body, or the
@@ -34,8 +39,16 @@
 
 enum { CTL_BLOCK, CTL_LOOP, CTL_IF, CTL_ELSE, CTL_FUNC };
 
+/* What a local's first accesses say about its initial zero. A local.set
+** outside every block runs before anything textually after it (no loop or
+** branch can lead back in front of it), so a local whose first access is
+** such a set never shows its initial value and ENTER need not zero it. */
+enum { LOCAL_UNTOUCHED, LOCAL_SET_FIRST, LOCAL_READ_FIRST };
+
 #define CONST_TAG 0x80000000u   /* a constant's slot while compiling: tag | index */
 #define MAX_CONSTS 128          /* constants per function kept in slots */
+#define ENTER_TABLE_ZEROS 16    /* at most this many zeroed locals are copied
+                                   from ENTER's table with the constants */
 
 typedef struct ctl {
   uint8_t kind;
@@ -78,6 +91,10 @@ typedef struct comp {
   uint32_t *calls;          /* CALL_LOCAL callee words, patched at the end */
   size_t ncalls, cap_calls;
   size_t nssites, cap_ssites;
+  uint32_t *imms;           /* instructions that may take an immediate */
+  size_t nimms, cap_imms;
+  uint8_t *lstate;          /* per local: LOCAL_* (which ENTER must zero) */
+  size_t cap_lstate;
   size_t last_start;        /* start of the last instruction emitted */
   size_t prev_start;        /* and of the one before it (for two-step fusion) */
   uint32_t prev_op;
@@ -136,6 +153,9 @@ static wg_err grow(comp *c, void **p, size_t *cap, size_t need, size_t size) {
 
 #define GROW(arr, cap, need) grow(c, (void **)&(arr), &(cap), (need), sizeof *(arr))
 
+static wg_err note_imm(comp *c);
+static uint32_t immediate_form(uint32_t op, uint32_t *bword, bool *commutes);
+
 /* Emits op and n operand words; bit i of `slots` says that word i+1 names a
 ** slot. Slot words are recorded: the frame layout is final only at the end
 ** of the function (constants sit between locals and the operand stack). */
@@ -147,16 +167,19 @@ static wg_err emit_ins(comp *c, uint32_t slots, int n, ...) {
   c->last_start = c->ncode;
   va_list ap;
   va_start(ap, n);
+  bool reads_const = false;
   for (int i = 0; i < n; i++) {
     uint32_t w = va_arg(ap, uint32_t);
     if (i == 0) c->last_op = w;
     if (i > 0 && (slots >> (i - 1) & 1)) {
       TRY(GROW(c->ssites, c->cap_ssites, c->nssites + 1));
       c->ssites[c->nssites++] = (uint32_t)c->ncode;
+      if (w & CONST_TAG) reads_const = true;
     }
     c->code[c->ncode++] = w;
   }
   va_end(ap);
+  if (reads_const && immediate_form(c->last_op, NULL, NULL)) TRY(note_imm(c));
   return WG_OK;
 }
 #define WG_NARGS(...) WG_NARGS_(__VA_ARGS__, 8, 7, 6, 5, 4, 3, 2, 1)
@@ -168,6 +191,7 @@ static wg_err emit_ins(comp *c, uint32_t slots, int n, ...) {
 static void unemit_last(comp *c) {
   while (c->nssites && c->ssites[c->nssites - 1] >= c->last_start) c->nssites--;
   while (c->ntraps && c->traps[c->ntraps - 1].ip >= c->last_start) c->ntraps--;
+  while (c->nimms && c->imms[c->nimms - 1] >= c->last_start) c->nimms--;
   c->ncode = c->last_start;
   /* the instruction before becomes the last one again (once) */
   c->last_start = c->prev_start;
@@ -176,12 +200,23 @@ static void unemit_last(comp *c) {
   c->prev_op = WGOP_NOP;
 }
 
-static wg_err note_trap(comp *c) {
+static wg_err note_trap_at(comp *c, uint32_t off) {
   wg_err e;
   TRY(GROW(c->traps, c->cap_traps, c->ntraps + 1));
   c->traps[c->ntraps].ip = (uint32_t)c->ncode;
-  c->traps[c->ntraps].off = c->op_off;
+  c->traps[c->ntraps].off = off;
   c->ntraps++;
+  return WG_OK;
+}
+
+static wg_err note_trap(comp *c) { return note_trap_at(c, c->op_off); }
+
+/* Notes that the instruction just emitted reads a constant that
+** apply_immediates may move into the instruction itself. */
+static wg_err note_imm(comp *c) {
+  wg_err e;
+  TRY(GROW(c->imms, c->cap_imms, c->nimms + 1));
+  c->imms[c->nimms++] = (uint32_t)c->last_start;
   return WG_OK;
 }
 
@@ -405,19 +440,29 @@ static bool needs_moves(const comp *c, const ctl *l) {
   return false;
 }
 
-/* Returns from the function: results to slots 0.., then RET. Results that
-** sit in locals are first copied out, since slots 0.. are locals. */
+/* Returns from the function: one result with RET1 from wherever it is;
+** several to slots 0.., then RET. Of several, those that sit in locals or
+** constants are first copied to their own slots, since slots 0.. are
+** locals and constants: moved in order, every later source then lies above
+** every slot written before. Those copies run on the returning path only
+** (br_if and br_table return from within a path), so the operands'
+** recorded places do not change. */
+static uint32_t return_src(const comp *c, uint32_t i, uint32_t n) {
+  uint32_t s = c->eslots[i];
+  return n > 1 && (is_local(c, s) || (s & CONST_TAG)) ? slot(c, i) : s;
+}
+
 static wg_err emit_return(comp *c) {
   wg_err e;
-  uint32_t n = c->ctls[0].nresults;
-  for (uint32_t i = c->height - n; i < c->height; i++)
-    if (is_local(c, c->eslots[i])) TRY(materialize(c, i));
+  uint32_t n = c->ctls[0].nresults, h0 = c->height - n;
+  for (uint32_t i = h0; i < c->height; i++)
+    if (return_src(c, i, n) != c->eslots[i]) EMIT(3, WGOP_MOVE, slot(c, i), c->eslots[i]);
   if (n == 1) {
-    EMIT(1, WGOP_RET1, c->eslots[c->height - 1]);
+    EMIT(1, WGOP_RET1, return_src(c, h0, n));
     return WG_OK;
   }
   /* slot i here is absolute (not an operand slot): only src is patched */
-  for (uint32_t i = 0; i < n; i++) EMIT(2, WGOP_MOVE, i, c->eslots[c->height - n + i]);
+  for (uint32_t i = 0; i < n; i++) EMIT(2, WGOP_MOVE, i, return_src(c, h0 + i, n));
   EMIT(0, WGOP_RET);
   return WG_OK;
 }
@@ -523,6 +568,7 @@ static bool writes_word1(uint32_t op) {
   if (oi->sig[0] && strchr(oi->sig, ':')[1]) return true;   /* numeric, loads */
   if (op >= WGOP_I32_LOAD_X && op <= WGOP_I32_LOAD16_S_X) return true;
   if (op >= WGOP_ADD_ADD && op <= WGOP_F64_MUL_MUL) return true;  /* fused pairs */
+  if (op >= WGOP_F64_ADD_M && op <= WGOP_F64_MUL_MX) return true;  /* load + f64 op */
   return op == WGOP_GLOBAL_GET || op == WGOP_SELECT || op == WGOP_MOVE;
 }
 
@@ -583,6 +629,134 @@ static uint32_t fused_binop(uint32_t first, uint32_t second, int k) {
   }
 }
 
+/* The form of op that takes its operand b as an immediate, or 0; *bword
+** is b's word in the instruction (a's is the one before) and *commutes says
+** whether a and b may trade places (compare-and-branches mirror instead).
+** A MOVE of a constant becomes I32_CONST and a RET1 of one RET1_I, when
+** the value fits in 32 bits (both zero-extend). */
+static uint32_t immediate_form(uint32_t op, uint32_t *bword, bool *commutes) {
+  uint32_t x = 0, w = 3;
+  bool comm = false;
+  switch (op) {
+    case WGOP_I32_ADD: x = WGOP_ADD_I; comm = true; break;
+    case WGOP_I32_SUB: x = WGOP_SUB_I; break;
+    case WGOP_I32_AND: x = WGOP_AND_I; comm = true; break;
+    case WGOP_I32_OR: x = WGOP_OR_I; comm = true; break;
+    case WGOP_I32_XOR: x = WGOP_XOR_I; comm = true; break;
+    case WGOP_I32_MUL: x = WGOP_MUL_I; comm = true; break;
+    case WGOP_I32_SHL: x = WGOP_SHL_I; break;
+    case WGOP_I32_SHR_S: x = WGOP_SHR_S_I; break;
+    case WGOP_I32_SHR_U: x = WGOP_SHR_U_I; break;
+    case WGOP_MOVE: x = WGOP_I32_CONST; w = 2; break;     /* values < 2^32 */
+    case WGOP_RET1: x = WGOP_RET1_I; w = 1; break;        /* values < 2^32 */
+    default:
+      if (op >= WGOP_BR_EQ && op <= WGOP_BR_GE_U) {
+        x = op - WGOP_BR_EQ + WGOP_BR_EQ_I;
+        w = 2;
+        comm = true;
+      }
+  }
+  if (bword) *bword = w;
+  if (commutes) *commutes = comm;
+  return x;
+}
+
+_Static_assert(WGOP_BR_GE_U_I - WGOP_BR_EQ_I == WGOP_BR_GE_U - WGOP_BR_EQ,
+               "BR_*_I must follow the order of BR_EQ..BR_GE_U");
+
+/* The compare-and-branch with its operands swapped (a < b is b > a). */
+static uint32_t mirrored_branch(uint32_t br);
+
+/* Once the function is compiled (fusion done): instructions noted by
+** note_imm whose operand b (or a, where they may be swapped) is a constant
+** get the constant's value in that word instead of a slot. Constants that
+** no instruction reads any more are dropped, so ENTER copies fewer. */
+static wg_err apply_immediates(comp *c) {
+  size_t nrm = 0;      /* immediate words, ascending: no longer slot sites */
+  for (size_t k = 0; k < c->nimms; k++) {
+    uint32_t *w = c->code + c->imms[k];
+    uint32_t bw = 0;
+    bool comm = false;
+    uint32_t x = immediate_form(w[0], &bw, &comm);
+    if (!x) continue;
+    if ((w[0] == WGOP_MOVE || w[0] == WGOP_RET1) &&
+        (!(w[bw] & CONST_TAG) || c->consts[w[bw] & ~CONST_TAG] >> 32))
+      continue;
+    if (!(w[bw] & CONST_TAG)) {
+      if (!comm || !(w[bw - 1] & CONST_TAG)) continue;
+      uint32_t t = w[bw];
+      w[bw] = w[bw - 1];
+      w[bw - 1] = t;
+      if (w[0] >= WGOP_BR_EQ && w[0] <= WGOP_BR_GE_U)
+        x = mirrored_branch(w[0]) - WGOP_BR_EQ + WGOP_BR_EQ_I;
+    }
+    w[0] = x;
+    w[bw] = (uint32_t)c->consts[w[bw] & ~CONST_TAG];
+    c->imms[nrm++] = c->imms[k] + bw;     /* reuse: positions of the words */
+  }
+  /* drop those words from the slot sites (both lists ascend) */
+  size_t j = 0, out = 0;
+  for (size_t k = 0; k < c->nssites; k++) {
+    while (j < nrm && c->imms[j] < c->ssites[k]) j++;
+    if (j < nrm && c->imms[j] == c->ssites[k]) continue;
+    c->ssites[out++] = c->ssites[k];
+  }
+  c->nssites = out;
+  /* keep only the constants still read, renumbered in order */
+  uint8_t used[MAX_CONSTS];
+  uint32_t renum[MAX_CONSTS];
+  memset(used, 0, sizeof used);
+  for (size_t k = 0; k < c->nssites; k++) {
+    uint32_t v = c->code[c->ssites[k]];
+    if (v & CONST_TAG) used[v & ~CONST_TAG] = 1;
+  }
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < c->nconsts; i++) {
+    renum[i] = n;
+    if (used[i]) c->consts[n++] = c->consts[i];
+  }
+  c->nconsts = n;
+  for (size_t k = 0; k < c->nssites; k++) {
+    uint32_t *v = &c->code[c->ssites[k]];
+    if (*v & CONST_TAG) *v = CONST_TAG | renum[*v & ~CONST_TAG];
+  }
+  c->nimms = 0;
+  return WG_OK;
+}
+
+/* An f64.add, f64.sub or f64.mul (result to dst, operands in[]) whose
+** operand is the result of the f64.load just before (its own slot, not a
+** local's): one instruction that loads and computes, trapping where the
+** load would (its trap site keeps the load's offset). Not when both
+** operands are the loaded value (the slot is no longer written). */
+static wg_err fuse_f64_load(comp *c, uint32_t op, uint32_t dst,
+                            const uint32_t *in, bool *done) {
+  wg_err e;
+  *done = false;
+  if (c->ncode <= c->last_start || c->barrier == c->ncode) return WG_OK;
+  uint32_t lop = c->last_op;
+  if (lop != WGOP_F64_LOAD && lop != WGOP_F64_LOAD_X) return WG_OK;
+  const uint32_t *w = c->code + c->last_start;
+  uint32_t prev = w[1];
+  if (prev < c->nl || (prev & CONST_TAG)) return WG_OK;
+  int k = in[1] == prev ? 1 : in[0] == prev ? 0 : -1;
+  if (k < 0 || in[0] == in[1]) return WG_OK;
+  bool x = lop == WGOP_F64_LOAD_X;
+  uint32_t b = w[2], cc = x ? w[3] : 0, off = x ? w[4] : w[3];
+  uint32_t f = op == WGOP_F64_ADD ? WGOP_F64_ADD_M
+             : op == WGOP_F64_MUL ? WGOP_F64_MUL_M
+             : k == 1 ? WGOP_F64_SUB_M : WGOP_F64_RSUB_M;
+  if (x) f += WGOP_F64_ADD_MX - WGOP_F64_ADD_M;
+  uint32_t toff = c->op_off;   /* the load's trap site, kept */
+  if (c->ntraps && c->traps[c->ntraps - 1].ip == c->last_start) toff = c->traps[c->ntraps - 1].off;
+  unemit_last(c);
+  TRY(note_trap_at(c, toff));
+  if (x) EMIT(15, f, dst, in[1 - k], b, cc, off);
+  else EMIT(7, f, dst, in[1 - k], b, off);
+  *done = true;
+  return WG_OK;
+}
+
 /* A numeric or memory instruction described fully by its signature. */
 static wg_err simple_op(comp *c, uint32_t op) {
   const wgw_opinfo *oi = &wgw_ops[op];
@@ -625,6 +799,11 @@ static wg_err simple_op(comp *c, uint32_t op) {
     return WG_OK;
   }
   if (oi->trap) TRY(note_trap(c));
+  if (np == 2 && (op == WGOP_F64_ADD || op == WGOP_F64_SUB || op == WGOP_F64_MUL)) {
+    bool done = false;
+    TRY(fuse_f64_load(c, op, dst, in, &done));
+    if (done) return WG_OK;
+  }
   if (np == 2) {
     /* the result of the binary operation just before, consumed here (as
     ** operand k): one instruction */
@@ -1048,14 +1227,17 @@ static wg_err op_variable(comp *c, uint32_t op) {
   switch (op) {
     case WGOP_LOCAL_GET:
       TRY(local_type(c, &x, &t));
+      if (c->lstate[x] == LOCAL_UNTOUCHED) c->lstate[x] = LOCAL_READ_FIRST;
       return push_at(c, t, x);
     case WGOP_LOCAL_SET:
       TRY(local_type(c, &x, &t));
+      if (c->lstate[x] == LOCAL_UNTOUCHED && c->nctls == 1) c->lstate[x] = LOCAL_SET_FIRST;
       TRY(pop2(c, t, NULL, &src));
       if (live(c)) TRY(set_local(c, x, src, false));
       return WG_OK;
     case WGOP_LOCAL_TEE:
       TRY(local_type(c, &x, &t));
+      if (c->lstate[x] == LOCAL_UNTOUCHED && c->nctls == 1) c->lstate[x] = LOCAL_SET_FIRST;
       TRY(pop2(c, t, NULL, &src));
       TRY(push_at(c, t, src));
       if (live(c)) {
@@ -1347,18 +1529,21 @@ static wg_err compile_func(comp *c, uint32_t i) {
   c->nctls = 0;
   c->nconsts = 0;
   c->nssites = 0;
+  c->nimms = 0;
   c->r.p = m->bytes + fn->body_off;
   c->r.end = c->r.p + fn->body_len;
   c->op_off = fn->body_off;
   for (uint32_t k = 0; k < fn->nlocals; k++)
     if (fn->local_types[k] == WG_V128) return fail(c, "v128 (SIMD) is not supported yet");
+  TRY(GROW(c->lstate, c->cap_lstate, (size_t)fn->nlocals + 1));
+  memset(c->lstate, LOCAL_UNTOUCHED, fn->nlocals);
   fn->code = (uint32_t)c->ncode;
   fn->traps = (uint32_t)c->ntraps;
   TRY(push_ctl(c, CTL_FUNC, NULL, 0, ft->vt + ft->nparams, ft->nresults));
   c->fuel_idx = 0;
   TRY(note_trap(c));
-  /* ENTER: fuel cost, first local to zero, locals end, first constant
-  ** slot, constant count, offset of the constant table */
+  /* ENTER: fuel cost, first and end local to zero, first slot and count
+  ** of the values copied from the table, offset of the table */
   EMIT(0, WGOP_ENTER, 0, ft->nparams, fn->nlocals, 0, 0, 0);
   c->barrier = c->ncode;
   bool done = false;
@@ -1371,6 +1556,7 @@ static wg_err compile_func(comp *c, uint32_t i) {
   }
   if (c->r.p != c->r.end)
     return wgw_fail(&c->r, WG_ESECSIZE, "section size mismatch: bytes after the function's end");
+  TRY(apply_immediates(c));
   /* final layout: [locals][constants][operand stack] */
   uint32_t nl = fn->nlocals, nc = c->nconsts;
   for (size_t k = 0; k < c->nssites; k++) {
@@ -1378,18 +1564,33 @@ static wg_err compile_func(comp *c, uint32_t i) {
     if (*w & CONST_TAG) *w = nl + (*w & ~CONST_TAG);
     else if (*w >= nl) *w += nc;
   }
-  uint32_t cbase = nl;
+  /* Locals that may be read before written are zeroed, [zlo, zhi); when
+  ** they are few, their zeros join the constants in one table that ENTER
+  ** copies: one short loop per call instead of two. */
+  uint32_t zlo = nl, zhi = nl;
+  for (uint32_t k = ft->nparams; k < nl; k++)
+    if (c->lstate[k] == LOCAL_READ_FIRST) {
+      if (zlo == nl) zlo = k;
+      zhi = k + 1;
+    }
+  uint32_t nz = nl - zlo;
+  bool zeros_in_table = nz <= ENTER_TABLE_ZEROS;
+  uint32_t tfirst = zeros_in_table ? zlo : nl;
+  uint32_t tcount = (zeros_in_table ? nz : 0) + nc;
   uint32_t *enter = c->code + fn->code;
   enter[1] = c->ctls[0].fuel;
-  enter[4] = cbase;
-  enter[5] = c->nconsts;
-  if (c->nconsts) {
-    TRY(GROW(c->code, c->cap_code, c->ncode + 2 * (size_t)c->nconsts));
+  enter[2] = zeros_in_table ? 0 : zlo;
+  enter[3] = zeros_in_table ? 0 : zhi;
+  enter[4] = tfirst;
+  enter[5] = tcount;
+  if (tcount) {
+    TRY(GROW(c->code, c->cap_code, c->ncode + 2 * (size_t)tcount));
     enter = c->code + fn->code;
     enter[6] = (uint32_t)(c->ncode - (fn->code + 6));
-    for (uint32_t k = 0; k < c->nconsts; k++) {
-      c->code[c->ncode++] = (uint32_t)c->consts[k];
-      c->code[c->ncode++] = (uint32_t)(c->consts[k] >> 32);
+    for (uint32_t k = 0; k < tcount; k++) {
+      uint64_t v = zeros_in_table && k < nz ? 0 : c->consts[k - (tcount - nc)];
+      c->code[c->ncode++] = (uint32_t)v;
+      c->code[c->ncode++] = (uint32_t)(v >> 32);
     }
   }
   fn->frame_size = nl + nc + c->max_height + 1;
@@ -1434,6 +1635,8 @@ wg_err wgw_compile(wg_module *m, wg_error *err) {
   wg_free(c->traps, c->cap_traps * sizeof *c->traps);
   wg_free(c->ssites, c->cap_ssites * sizeof *c->ssites);
   wg_free(c->calls, c->cap_calls * sizeof *c->calls);
+  wg_free(c->imms, c->cap_imms * sizeof *c->imms);
+  wg_free(c->lstate, c->cap_lstate);
   wg_free(c->vals, c->cap_vals);
   wg_free(c->eslots, c->cap_eslots * sizeof *c->eslots);
   wg_free(c->ctls, c->cap_ctls * sizeof *c->ctls);

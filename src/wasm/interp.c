@@ -20,7 +20,7 @@
 #include "wasm/wasm_int.h"
 
 #if defined(__GNUC__) && !defined(WG_SWITCH_DISPATCH)
-#define VM_DISPATCH() goto *labels[*ip]
+#define VM_DISPATCH() goto *labels[*ip];
 #define VM_CASE(name) L_##name:
 #define VM_NEXT(n) do { ip += (n); goto *labels[*ip]; } while (0)
 #else
@@ -231,6 +231,11 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
 #endif
   uint64_t *fp = s->sp;
   wgw_frame *entry = s->fsp;
+  /* the frame stack pointer lives here while guest code runs; s->fsp is
+  ** brought up to date before host code runs and on the way out */
+  wgw_frame *fsp = entry;
+  wgw_frame *const frames_end = s->frames_end;
+  uint64_t *const stack_end = s->stack_end;
   wg_err err;
 
   if (f->host) {
@@ -255,13 +260,13 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
     else { mem = NULL; memsize = 0; }                                         \
   } while (0)
 
-  if (s->fsp >= s->frames_end || fp + f->fn->frame_size > s->stack_end) {
+  if (fsp >= frames_end || fp + f->fn->frame_size > stack_end) {
     trapcode = WG_TRAP_STACK;
     goto trap;
   }
-  *s->fsp++ = (wgw_frame){NULL, NULL, NULL};
+  *fsp++ = (wgw_frame){NULL, NULL, NULL};
   RELOAD_MEM();
-  VM_DISPATCH();
+  VM_DISPATCH()   /* no semicolon: the switch form takes the block below */
   {
     /* Wasm opcodes the compiler never emits as such */
     VM_CASE(NOP) VM_CASE(BLOCK) VM_CASE(LOOP) VM_CASE(IF) VM_CASE(ELSE)
@@ -325,6 +330,22 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
       if (!(R_I32(1) & R_I32(2))) TAKE(ip + 3);
       VM_NEXT(4);
     }
+#define BR_CMP_I(name, T, op)                                                 \
+    VM_CASE(name) {                                                           \
+      if ((T)R_I32(1) op (T)ip[2]) TAKE(ip + 3);                              \
+      VM_NEXT(4);                                                             \
+    }
+    BR_CMP_I(BR_EQ_I, uint32_t, ==)
+    BR_CMP_I(BR_NE_I, uint32_t, !=)
+    BR_CMP_I(BR_LT_S_I, int32_t, <)
+    BR_CMP_I(BR_LT_U_I, uint32_t, <)
+    BR_CMP_I(BR_GT_S_I, int32_t, >)
+    BR_CMP_I(BR_GT_U_I, uint32_t, >)
+    BR_CMP_I(BR_LE_S_I, int32_t, <=)
+    BR_CMP_I(BR_LE_U_I, uint32_t, <=)
+    BR_CMP_I(BR_GE_S_I, int32_t, >=)
+    BR_CMP_I(BR_GE_U_I, uint32_t, >=)
+#undef BR_CMP_I
 #undef BR_CMP
 #define ADD_BR_CMP(name, T, op)                                               \
     VM_CASE(name) {                                                           \
@@ -371,37 +392,31 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
       TAKE(ip + 3 + (i < n ? i : n));
     }
     VM_CASE(ENTER) {
-      if (UNLIKELY((s->fuel -= ip[1]) < 0)) { trapcode = WG_TRAP_FUEL; goto trap; }
-      if (UNLIKELY(atomic_load_explicit(&s->interrupt, memory_order_relaxed))) {
-        trapcode = WG_TRAP_INTERRUPT;
-        goto trap;
-      }
+      if (UNLIKELY((s->fuel -= ip[1]) < 0)) goto trap_fuel;
+      if (UNLIKELY(atomic_load_explicit(&s->interrupt, memory_order_relaxed))) goto trap_interrupt;
       for (uint32_t k = ip[2], end = ip[3]; k < end; k++) fp[k] = 0;
-      uint32_t nc = ip[5];
-      if (nc) {
-        uint64_t *cs = fp + ip[4];
-        const uint32_t *tab = ip + 6 + ip[6];
-        for (uint32_t k = 0; k < nc; k++) cs[k] = tab[2 * k] | (uint64_t)tab[2 * k + 1] << 32;
+      uint32_t n = ip[5];
+      if (n) {        /* zeroed locals and constants (little-endian pairs) */
+        uint64_t *d = fp + ip[4], *e = d + n;
+        const uint32_t *t = ip + 6 + ip[6];
+        do { uint64_t v; memcpy(&v, t, 8); *d = v; t += 2; } while (++d < e);
       }
       VM_NEXT(7);
     }
     VM_CASE(LOOP_HEAD) {
       ip += 2;
     backedge:
-      if (UNLIKELY((s->fuel -= ip[-1]) < 0)) { trapcode = WG_TRAP_FUEL; goto trap; }
-      if (UNLIKELY(atomic_load_explicit(&s->interrupt, memory_order_relaxed))) {
-        trapcode = WG_TRAP_INTERRUPT;
-        goto trap;
-      }
+      if (UNLIKELY((s->fuel -= ip[-1]) < 0)) goto trap_fuel;
+      if (UNLIKELY(atomic_load_explicit(&s->interrupt, memory_order_relaxed))) goto trap_interrupt;
       VM_NEXT(0);
     }
     VM_CASE(CALL_LOCAL) {
       uint64_t *nfp = fp + ip[2];
-      if (UNLIKELY(s->fsp >= s->frames_end || nfp + ip[3] > s->stack_end)) {
+      if (UNLIKELY(fsp >= frames_end || nfp + ip[3] > stack_end)) {
         trapcode = WG_TRAP_STACK;
         goto trap;
       }
-      *s->fsp++ = (wgw_frame){ip + 4, fp, inst};
+      *fsp++ = (wgw_frame){ip + 4, fp, inst};
       fp = nfp;
       ip = inst->mod->code + ip[1];
       VM_NEXT(0);
@@ -435,6 +450,7 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
         /* the caller's frame ends below the callee's results at the latest */
         s->sp = nfp + (callee->type.nparams > callee->type.nresults
                            ? callee->type.nparams : callee->type.nresults);
+        s->fsp = fsp;
         err = call_host(s, callee, inst, nfp);
         s->sp = saved;
         if (UNLIKELY(err)) { trapcode = err; goto trap; }
@@ -442,20 +458,22 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
         ip = ret;
         VM_NEXT(0);
       }
-      if (UNLIKELY(s->fsp >= s->frames_end || nfp + callee->fn->frame_size > s->stack_end)) {
+      if (UNLIKELY(fsp >= frames_end || nfp + callee->fn->frame_size > stack_end)) {
         trapcode = WG_TRAP_STACK;
         goto trap;
       }
-      *s->fsp++ = (wgw_frame){ret, fp, inst};
+      *fsp++ = (wgw_frame){ret, fp, inst};
       fp = nfp;
-      inst = callee->inst;
+      if (callee->inst != inst) {   /* same instance: mem and memsize are current */
+        inst = callee->inst;
+        RELOAD_MEM();
+      }
       ip = inst->mod->code + callee->fn->code;
-      RELOAD_MEM();
       VM_NEXT(0);
     }
     VM_CASE(RET) {
     ret:;
-      wgw_frame *fr = --s->fsp;
+      wgw_frame *fr = --fsp;
       if (!fr->ret) goto done;
       ip = fr->ret;
       fp = fr->fp;
@@ -467,6 +485,10 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
     }
     VM_CASE(RET1) {
       fp[0] = fp[ip[1]];
+      goto ret;
+    }
+    VM_CASE(RET1_I) {
+      fp[0] = ip[1];
       goto ret;
     }
 #define FUSED(name, expr)                                                     \
@@ -499,6 +521,36 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
     FUSED_F64(F64_SUBMUL, (a - b) * c)
     FUSED_F64(F64_MUL_MUL, a * b * c)
 #undef FUSED_F64
+#define F64_MEM(name, expr)                                                   \
+    VM_CASE(name) {                                                           \
+      uint64_t ea = (uint64_t)R_I32(3) + ip[4];                               \
+      if (UNLIKELY(ea + 8 > memsize)) goto trap_memory;                       \
+      uint64_t v_;                                                            \
+      memcpy(&v_, mem + ea, 8);                                               \
+      double a = R_F64(2), m = wgw_f64(v_);                                   \
+      W_F64(1, expr);                                                         \
+      VM_NEXT(5);                                                             \
+    }
+#define F64_MEM_X(name, expr)                                                 \
+    VM_CASE(name) {                                                           \
+      uint64_t ea = (uint64_t)(uint32_t)(R_I32(3) + R_I32(4)) + ip[5];        \
+      if (UNLIKELY(ea + 8 > memsize)) goto trap_memory;                       \
+      uint64_t v_;                                                            \
+      memcpy(&v_, mem + ea, 8);                                               \
+      double a = R_F64(2), m = wgw_f64(v_);                                   \
+      W_F64(1, expr);                                                         \
+      VM_NEXT(6);                                                             \
+    }
+    F64_MEM(F64_ADD_M, a + m)
+    F64_MEM(F64_SUB_M, a - m)
+    F64_MEM(F64_RSUB_M, m - a)
+    F64_MEM(F64_MUL_M, a * m)
+    F64_MEM_X(F64_ADD_MX, a + m)
+    F64_MEM_X(F64_SUB_MX, a - m)
+    F64_MEM_X(F64_RSUB_MX, m - a)
+    F64_MEM_X(F64_MUL_MX, a * m)
+#undef F64_MEM
+#undef F64_MEM_X
     VM_CASE(TRAP) { trapcode = (wg_err)ip[1]; goto trap; }
     VM_CASE(SELECT) { fp[ip[1]] = R_I32(4) ? fp[ip[2]] : fp[ip[3]]; VM_NEXT(5); }
 
@@ -674,6 +726,18 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
     BIN_I32(I32_SHR_U, a >> (b & 31))
     BIN_I32(I32_ROTL, rotl32(a, b))
     BIN_I32(I32_ROTR, rotr32(a, b))
+#define BIN_I32_IMM(name, expr)                                               \
+    VM_CASE(name) { uint32_t a = R_I32(2), b = ip[3]; W_I32(1, expr); VM_NEXT(4); }
+    BIN_I32_IMM(ADD_I, a + b)
+    BIN_I32_IMM(SUB_I, a - b)
+    BIN_I32_IMM(AND_I, a & b)
+    BIN_I32_IMM(OR_I, a | b)
+    BIN_I32_IMM(XOR_I, a ^ b)
+    BIN_I32_IMM(MUL_I, a * b)
+    BIN_I32_IMM(SHL_I, a << (b & 31))
+    BIN_I32_IMM(SHR_S_I, (uint32_t)((int32_t)a >> (b & 31)))
+    BIN_I32_IMM(SHR_U_I, a >> (b & 31))
+#undef BIN_I32_IMM
 
     /* ---- i64 ---- */
     UN(I64_EQZ, R_I64, W_I32, uint64_t, a == 0)
@@ -818,6 +882,12 @@ wg_err wgw_invoke(wg_store *s, wg_func *f) {
     UN(I64_EXTEND32_S, R_I64, W_I64, uint64_t, (int64_t)(int32_t)a)
   }
 
+trap_fuel:
+  trapcode = WG_TRAP_FUEL;
+  goto trap;
+trap_interrupt:
+  trapcode = WG_TRAP_INTERRUPT;
+  goto trap;
 trap_memory:
   trapcode = WG_TRAP_MEMORY;
   goto trap;
@@ -834,5 +904,6 @@ trap:
   s->fsp = entry;
   return wgw_trap(s, trapcode, inst, ip);
 done:
+  s->fsp = fsp;
   return WG_OK;
 }
