@@ -12,8 +12,17 @@
 ** memory survives into the next and a taken region reads exactly as a
 ** fresh mmap. Only bytes below the memory's size can have been written
 ** (bounds checks use the size; the bytes between size and the mapping's
-** end are zero by construction), and of those only resident pages need
-** zeroing: above MAPCACHE_PROBE bytes mincore(2) says which.
+** end are zero by construction). Above MAPCACHE_PROBE bytes mincore(2)
+** says which pages are resident: those are zeroed with memset, the others
+** are dropped with madvise(MADV_DONTNEED), which makes them read as zero
+** again. A page mincore calls not resident may still hold data (swapped
+** out), so "not resident" never means "already zero".
+**
+** A thread's first memory is not kept: in a process that runs one module
+** and exits (`wasmgate run`), zeroing it on the way out would only touch
+** the pages the guest never did, raising the peak resident size (issue 4)
+** and the exit time. A thread that makes a second memory evidently makes
+** more, and keeps from then on.
 */
 #include <pthread.h>
 #include <sys/mman.h>
@@ -31,6 +40,7 @@ typedef struct mapcache {
 } mapcache;
 
 static _Thread_local mapcache cached;
+static _Thread_local unsigned takes;  /* memories made here, counted to 2 */
 static pthread_key_t exit_key;       /* unmaps a thread's region at exit */
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static bool have_key;
@@ -46,6 +56,7 @@ static void make_key(void) {
 }
 
 uint8_t *wgw_map_take(uint64_t size, uint64_t *mapped) {
+  if (takes < 2) takes++;
   if (cached.data && cached.size >= size) {
     uint8_t *p = cached.data;
     *mapped = cached.size;
@@ -60,7 +71,9 @@ uint8_t *wgw_map_take(uint64_t size, uint64_t *mapped) {
 }
 
 /* Zeroes the first used bytes of p: every byte up to MAPCACHE_PROBE, then
-** only resident pages. False when mincore fails (the caller unmaps). */
+** resident pages by memset and the others (never touched, or swapped out)
+** by MADV_DONTNEED. False when mincore or madvise fails (the caller
+** unmaps). */
 static bool zero_used(uint8_t *p, uint64_t used) {
   uint64_t head = used < MAPCACHE_PROBE ? used : MAPCACHE_PROBE;
   memset(p, 0, head);
@@ -70,15 +83,15 @@ static bool zero_used(uint8_t *p, uint64_t used) {
   if (mincore(p + head, rest, vec) != 0) return false;
   uint64_t pages = (rest + MAPCACHE_PAGE - 1) / MAPCACHE_PAGE;
   for (uint64_t i = 0; i < pages;) {
-    if (!(vec[i] & 1)) {
-      i++;
-      continue;
-    }
+    bool resident = vec[i] & 1;
     uint64_t j = i;
-    while (j < pages && (vec[j] & 1)) j++;
+    while (j < pages && (bool)(vec[j] & 1) == resident) j++;
     uint64_t off = i * MAPCACHE_PAGE;
     uint64_t end = j * MAPCACHE_PAGE < rest ? j * MAPCACHE_PAGE : rest;
-    memset(p + head + off, 0, end - off);
+    if (resident)
+      memset(p + head + off, 0, end - off);
+    else if (madvise(p + head + off, end - off, MADV_DONTNEED) != 0)
+      return false;
     i = j;
   }
   return true;
@@ -87,7 +100,8 @@ static bool zero_used(uint8_t *p, uint64_t used) {
 void wgw_map_give(uint8_t *p, uint64_t used, uint64_t mapped) {
   if (!p) return;
   /* keep the larger of the two: it serves more of the next memories */
-  if (mapped > MAPCACHE_MAX || (cached.data && cached.size >= mapped)) {
+  if (takes < 2 || mapped > MAPCACHE_MAX ||
+      (cached.data && cached.size >= mapped)) {
     munmap(p, mapped);
     return;
   }
