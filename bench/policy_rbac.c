@@ -2,7 +2,10 @@
 ** Decisions per second and p99 of rbac.wasm (app/rbac/allow) through
 ** wasmgate's policy evaluator: one warm pooled instance per thread, the
 ** heap reset between decisions. The same inputs as opa-js/bench.mjs.
-** Usage: policy_rbac POLICY.wasm DATA.json N   (prints one JSON line)
+** Usage: policy_rbac POLICY.wasm DATA.json N [AOT_CACHE_DIR]
+** (prints one JSON line). With AOT_CACHE_DIR the policy is first compiled
+** by the AOT tier (wasm2c + cc -O2, cached there; the build is not timed)
+** and the decisions run on it ("impl": "wasmgate-aot").
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +70,15 @@ int main(int argc, char **argv) {
     fprintf(stderr, "policy_rbac: %s\n", err.message);
     return 1;
   }
+  wg_policy_aot *aot = NULL;
+  if (argc > 4) {
+    wg_policy_aot_config ac = {.cache_dir = argv[4]};
+    if (!(aot = wg_policy_aot_new(&ac, &err)) ||
+        wg_policy_aot_compile(aot, p, &err) != WG_OK) {
+      fprintf(stderr, "policy_rbac: AOT: %s\n", err.message);
+      return 1;
+    }
+  }
   static const char *inputs[] = {
       "{\"user\":\"alice\",\"action\":\"delete\",\"type\":\"dog\"}",
       "{\"user\":\"bob\",\"action\":\"update\",\"type\":\"finance\"}",
@@ -91,12 +103,14 @@ int main(int argc, char **argv) {
   }
   uint64_t total = now_ns() - t0;
   qsort(lat, (size_t)n, sizeof *lat, cmp);
-  printf("{\"impl\":\"wasmgate\",\"n\":%ld,\"per_sec\":%.0f,\"mean_us\":%.3f,"
+  printf("{\"impl\":\"%s\",\"n\":%ld,\"per_sec\":%.0f,\"mean_us\":%.3f,"
          "\"p50_us\":%.3f,\"p99_us\":%.3f}\n",
-         n, (double)n / ((double)total * 1e-9), (double)total / (double)n / 1e3,
+         aot ? "wasmgate-aot" : "wasmgate", n,
+         (double)n / ((double)total * 1e-9), (double)total / (double)n / 1e3,
          (double)lat[n / 2] / 1e3, (double)lat[(size_t)((double)n * 0.99)] / 1e3);
   free(lat);
   wg_policy_release(p);
+  wg_policy_aot_free(aot);
   wg_policy_builtins_free(b);
   free(wasm);
   free(data);

@@ -23,6 +23,7 @@
 #ifndef WASMGATE_ENGINE_H
 #define WASMGATE_ENGINE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -167,6 +168,12 @@ void wg_store_set_fuel(wg_store *s, int64_t fuel);
 ** back-edge or call. Safe from any thread and from a signal handler. */
 void wg_store_interrupt(wg_store *s);
 void wg_store_clear_interrupt(wg_store *s);
+/* True after wg_store_interrupt (until cleared). Any thread; host functions
+** that run long (WASI-NN compute) poll it to stop with WG_TRAP_INTERRUPT. */
+bool wg_store_interrupted(const wg_store *s);
+/* The interrupt word itself, for a second execution tier (src/aot) that
+** reads it at the same points as the interpreter: non-zero = stop. */
+atomic_uint *wg_store_interrupt_word(wg_store *s);
 /* The last trap or error raised by a call in this store. */
 const wg_error *wg_store_trap(const wg_store *s);
 /* Set by a host function that ends the run (WASI proc_exit). */

@@ -54,10 +54,17 @@ void wg_policy_builtins_free(wg_policy_builtins *b);
 wg_err wg_policy_builtins_add(wg_policy_builtins *b, const char *name,
                               int arity, wg_policy_builtin_fn fn, void *user);
 
+/* The JSON Schema matcher of json.match_schema (its subset is listed in
+** builtins.c), for the host too (the gateway's response_format). Returns
+** a new array of errors {"error","type","field","desc"}, empty when doc
+** satisfies schema; NULL when out of memory. */
+json_t *wg_json_schema_errors(const json_t *doc, const json_t *schema);
+
 /* ------------------------------------------------------------------ */
 /* Policies                                                            */
 
 typedef struct wg_policy wg_policy;
+typedef struct wg_policy_aot wg_policy_aot;
 
 typedef struct wg_policy_opts {
   const char *data;           /* the `data` document as JSON text; NULL:
@@ -71,6 +78,9 @@ typedef struct wg_policy_opts {
   /* print() output; NULL discards it. */
   void (*println)(void *user, const char *msg, size_t len);
   void *println_user;
+  /* The AOT builder (below) to compile this policy with in the
+  ** background; NULL: the interpreter only. */
+  wg_policy_aot *aot;
 } wg_policy_opts;
 
 /* Loads a policy from a `.wasm` module or an OPA bundle (gzipped tar with
@@ -116,6 +126,53 @@ wg_err wg_policy_eval(wg_policy *p, const char *entrypoint,
 wg_err wg_policy_eval_json(wg_policy *p, const char *entrypoint,
                            const json_t *input, json_t **result,
                            wg_error *err);
+
+/* ------------------------------------------------------------------ */
+/* The AOT tier                                                        */
+
+/* A policy is always served by the interpreter as soon as it is loaded
+** (hot reload stays instant). With an AOT builder, its module is also
+** translated to C (wasm2c), compiled by the system C compiler into a
+** shared object in a cache directory, and new decisions switch to it
+** atomically when it is ready; decisions already running finish on the
+** instance they started on. One builder thread, a bounded queue; the
+** cache survives restarts (key: the module, the compiler and flags,
+** wasm2c's version). The AOT tier enforces the deadline, the memory
+** limit and a call depth bound, but does not meter fuel: an evaluation
+** on it is bounded by the deadline only. */
+
+typedef struct wg_policy_aot_config {
+  const char *cache_dir;      /* required */
+  const char *wasm2c;         /* NULL: $WASMGATE_WASM2C, else on PATH */
+  const char *cc;             /* NULL: $WASMGATE_CC, else "cc" on PATH */
+  const char *opt;            /* NULL: "-O2" */
+  uint32_t queue;             /* pending builds; 0 = 16 */
+  uint32_t timeout_ms;        /* per tool run; 0 = 300000 */
+  /* Messages (built, cache hit, failure and why); NULL: stderr. */
+  void (*log)(void *user, const char *msg);
+  void *log_user;
+} wg_policy_aot_config;
+
+/* Finds wasm2c, the compiler and wasm-rt.h, prepares the cache and starts
+** the builder thread. NULL with err when a tool is missing (the message
+** says which): callers in "auto" mode log it and keep the interpreter. */
+wg_policy_aot *wg_policy_aot_new(const wg_policy_aot_config *c,
+                                 wg_error *err);
+/* Stops the builder (a build in progress is cancelled: its compiler is
+** killed) and drops the queue. */
+void wg_policy_aot_free(wg_policy_aot *a);
+/* Queues p for a background build (holding a reference while queued).
+** WG_ELIMIT when the queue is full: p stays on the interpreter. */
+wg_err wg_policy_aot_submit(wg_policy_aot *a, wg_policy *p);
+/* Builds (or takes from the cache) and attaches now, in this thread. */
+wg_err wg_policy_aot_compile(wg_policy_aot *a, wg_policy *p, wg_error *err);
+/* Waits until the queue is empty and no build runs. */
+void wg_policy_aot_drain(wg_policy_aot *a);
+/* Counters: objects built, taken from the cache, failed builds. */
+void wg_policy_aot_stats(wg_policy_aot *a, uint64_t *built,
+                         uint64_t *cached, uint64_t *failed);
+/* True when new decisions of p run on the AOT tier. */
+bool wg_policy_is_aot(wg_policy *p);
 
 /* ------------------------------------------------------------------ */
 /* Named policies with versions (hot reload)                           */

@@ -672,6 +672,12 @@ static void check(schema_ctx *c, const json_t *v, const json_t *sc,
   c->depth--;
 }
 
+json_t *wg_json_schema_errors(const json_t *doc, const json_t *schema) {
+  schema_ctx c = {json_array(), 0};
+  if (c.errors) check(&c, doc, schema, "");
+  return c.errors;
+}
+
 /* A value, or a JSON string holding one. New reference or NULL. */
 static json_t *doc_of(json_t *a, bool *was_bad) {
   if (!json_is_string(a)) return json_incref(a);

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aot/aot.h"
 #include "base/alloc.h"
 #include "policy/policy_int.h"
 
@@ -53,6 +54,14 @@
 
 typedef struct pinst pinst;
 
+/* An export on either tier: the interpreter's function or the AOT
+** object's export index. */
+typedef struct gfn {
+  wg_func *f;
+  int x;
+  bool ok;                      /* the module exports it */
+} gfn;
+
 struct wg_policy {
   atomic_int refs;
   wg_module *mod;
@@ -72,16 +81,26 @@ struct wg_policy {
   uint64_t max_pages;
   void (*println)(void *, const char *, size_t);
   void *println_user;
-  pthread_mutex_t lock;         /* the pool */
-  pinst *pool;
+  pthread_mutex_t lock;         /* the pools */
+  pinst *pool;                  /* interpreter instances */
+  /* The AOT tier (tier.c builds it in the background): once aot is set
+  ** (release; decisions load it with acquire), new decisions run on
+  ** aot_pool's instances; decisions already running finish on theirs. */
+  wga_object *_Atomic aot;
+  atomic_bool aot_broken;       /* an AOT instance failed to start */
+  uint8_t *aot_imp;             /* function import -> host_imports index */
+  uint32_t naot_imp, aot_imp_cap;
+  pinst *aot_pool;
 };
 
 struct pinst {
   wg_policy *p;
   wg_store *store;
-  wg_instance *inst;
+  wg_instance *inst;            /* the interpreter's, or */
+  wga_instance *aot;            /* the AOT tier's */
+  wg_error aot_trap;            /* the last AOT call's trap */
   wg_memory *mem;
-#define F_FIELD(field, name, req) wg_func *f_##field;
+#define F_FIELD(field, name, req) gfn f_##field;
   EXPORT_MAP(F_FIELD)
 #undef F_FIELD
   uint32_t data_addr, data_heap;
@@ -93,23 +112,41 @@ struct pinst {
 /* ------------------------------------------------------------------ */
 /* Guest calls and guest memory                                        */
 
-static wg_err gcall(pinst *pi, wg_func *f, const uint32_t *a, size_t n,
+static wg_err gcall(pinst *pi, gfn f, const uint32_t *a, size_t n,
                     uint32_t *ret) {
+  if (pi->aot) {
+    uint64_t slots[8] = {0};
+    for (size_t i = 0; i < n; i++) slots[i] = a[i];
+    wg_error_clear(&pi->aot_trap);
+    wg_err e = wga_call(pi->aot, f.x, slots, &pi->aot_trap);
+    if (e == WG_OK && ret) *ret = (uint32_t)slots[0];
+    return e;
+  }
   wg_val args[8], res[1];
   for (size_t i = 0; i < n; i++) {
     args[i].type = WG_I32;
     args[i].of.i32 = a[i];
   }
-  wg_err e = wg_call(pi->store, f, args, n, res, ret ? 1 : 0);
+  wg_err e = wg_call(pi->store, f.f, args, n, res, ret ? 1 : 0);
   if (e == WG_OK && ret) *ret = res[0].of.i32;
   return e;
 }
 
+/* Guest memory on either tier: [addr, addr + n) or NULL. */
+static void *gmem(pinst *pi, uint64_t addr, uint64_t n) {
+  return pi->aot ? wga_memory_translate(pi->aot, addr, n)
+                 : wg_memory_translate(pi->mem, addr, n);
+}
+
+static uint64_t gmem_size(pinst *pi) {
+  return pi->aot ? wga_memory_size(pi->aot) : wg_memory_size(pi->mem);
+}
+
 /* The NUL-terminated string at addr, or NULL when it runs off memory. */
-static const char *gstr(wg_memory *mem, uint32_t addr, size_t *len) {
-  uint64_t size = wg_memory_size(mem);
+static const char *gstr(pinst *pi, uint32_t addr, size_t *len) {
+  uint64_t size = gmem_size(pi);
   if (addr >= size) return NULL;
-  const char *s = wg_memory_translate(mem, addr, size - addr);
+  const char *s = gmem(pi, addr, size - addr);
   const char *z = s ? memchr(s, 0, size - addr) : NULL;
   if (!z) return NULL;
   *len = (size_t)(z - s);
@@ -123,7 +160,7 @@ static wg_err gput_json(pinst *pi, const char *s, size_t n, uint32_t *val,
   a[0] = (uint32_t)n;
   wg_err e = gcall(pi, pi->f_malloc, a, 1, &addr);
   if (e) return e;
-  void *dst = wg_memory_translate(pi->mem, addr, n);
+  void *dst = gmem(pi, addr, n);
   if (!dst) return wg_error_set(err, WG_TRAP_MEMORY, "opa_malloc: bad block");
   memcpy(dst, s, n);
   a[0] = addr;
@@ -141,7 +178,7 @@ static json_t *gget_json(pinst *pi, uint32_t val, wg_error *err) {
     return NULL;
   }
   size_t len;
-  const char *p = gstr(pi->mem, s, &len);
+  const char *p = gstr(pi, s, &len);
   json_t *j = p ? json_loadb(p, len, JSON_DECODE_ANY, NULL) : NULL;
   if (!j) wg_error_set(err, WG_EINVAL, "opa_json_dump: not JSON");
   return j;
@@ -150,30 +187,35 @@ static json_t *gget_json(pinst *pi, uint32_t val, wg_error *err) {
 /* ------------------------------------------------------------------ */
 /* Imports                                                             */
 
-static wg_err h_abort(wg_host_call *c, uint64_t *stack) {
-  pinst *pi = wg_host_user(c);
+/* The imports, written once for both tiers: each gets the instance and
+** its argument slots (result in slots[0]) and returns WG_OK, or a trap code
+** with the trap's message in *trap. The tier's adapter (h_* for the
+** interpreter, aot_host for the AOT tier) turns that into its trap. */
+typedef wg_err (*imp_fn)(pinst *pi, uint64_t *stack, wg_error *trap);
+
+static wg_err imp_abort(pinst *pi, uint64_t *stack, wg_error *trap) {
   size_t len = 0;
-  const char *m = gstr(pi->mem, (uint32_t)stack[0], &len);
+  const char *m = gstr(pi, (uint32_t)stack[0], &len);
   if (pi->err) {
     wg_error_set(pi->err, WG_TRAP_HOST, "opa_abort: %.*s",
                  m ? (int)(len > 200 ? 200 : len) : 0, m ? m : "");
   }
-  return wg_host_trap(c, WG_TRAP_HOST, "opa_abort: %.*s",
+  return wg_error_set(trap, WG_TRAP_HOST, "opa_abort: %.*s",
                       m ? (int)(len > 200 ? 200 : len) : 0, m ? m : "");
 }
 
-static wg_err h_println(wg_host_call *c, uint64_t *stack) {
-  pinst *pi = wg_host_user(c);
+static wg_err imp_println(pinst *pi, uint64_t *stack, wg_error *trap) {
+  (void)trap;
   size_t len = 0;
-  const char *m = gstr(pi->mem, (uint32_t)stack[0], &len);
+  const char *m = gstr(pi, (uint32_t)stack[0], &len);
   if (m && pi->p->println) pi->p->println(pi->p->println_user, m, len);
   return WG_OK;
 }
 
 /* opa_builtinN(id, ctx, a1..aN): dumps the arguments, calls the host
 ** function, parses its result into the guest. */
-static wg_err h_builtin(wg_host_call *c, uint64_t *stack, size_t n) {
-  pinst *pi = wg_host_user(c);
+static wg_err imp_builtin(pinst *pi, uint64_t *stack, size_t n,
+                          wg_error *trap) {
   wg_policy *p = pi->p;
   uint32_t id = (uint32_t)stack[0];
   wg_error local;
@@ -181,13 +223,13 @@ static wg_err h_builtin(wg_host_call *c, uint64_t *stack, size_t n) {
   wg_error *err = pi->err ? pi->err : &local;
   if (id >= p->nbi || !p->bi[id].fn) {
     wg_error_set(err, WG_TRAP_HOST, "unknown builtin id %u", id);
-    return wg_host_trap(c, WG_TRAP_HOST, "unknown builtin id %u", id);
+    return wg_error_set(trap, WG_TRAP_HOST, "unknown builtin id %u", id);
   }
   const wgp_builtin *b = &p->bi[id];
   if (b->arity >= 0 && (size_t)b->arity != n) {
     wg_error_set(err, WG_TRAP_HOST, "%s: called with %zu arguments, takes %d",
                  b->name, n, b->arity);
-    return wg_host_trap(c, WG_TRAP_HOST, "builtin arity mismatch");
+    return wg_error_set(trap, WG_TRAP_HOST, "builtin arity mismatch");
   }
   json_t *args[4] = {NULL, NULL, NULL, NULL};
   json_t *res = NULL;
@@ -220,27 +262,54 @@ static wg_err h_builtin(wg_host_call *c, uint64_t *stack, size_t n) {
   }
   for (size_t i = 0; i < n; i++) json_decref(args[i]);
   json_decref(res);
-  if (e) return wg_host_trap(c, WG_TRAP_HOST, "builtin %s failed", b->name);
+  if (e) {
+    return wg_error_set(trap, WG_TRAP_HOST, "builtin %s failed", b->name);
+  }
   stack[0] = val;
   return WG_OK;
 }
 
-static wg_err h_builtin0(wg_host_call *c, uint64_t *s) { return h_builtin(c, s, 0); }
-static wg_err h_builtin1(wg_host_call *c, uint64_t *s) { return h_builtin(c, s, 1); }
-static wg_err h_builtin2(wg_host_call *c, uint64_t *s) { return h_builtin(c, s, 2); }
-static wg_err h_builtin3(wg_host_call *c, uint64_t *s) { return h_builtin(c, s, 3); }
-static wg_err h_builtin4(wg_host_call *c, uint64_t *s) { return h_builtin(c, s, 4); }
+#define IMP_BUILTIN(n)                                                   \
+  static wg_err imp_builtin##n(pinst *pi, uint64_t *s, wg_error *t) {    \
+    return imp_builtin(pi, s, n, t);                                     \
+  }
+IMP_BUILTIN(0)
+IMP_BUILTIN(1)
+IMP_BUILTIN(2)
+IMP_BUILTIN(3)
+IMP_BUILTIN(4)
+
+/* The interpreter's adapters. */
+#define H_ADAPTER(name)                                                  \
+  static wg_err h_##name(wg_host_call *c, uint64_t *stack) {             \
+    wg_error t;                                                          \
+    wg_error_clear(&t);                                                  \
+    wg_err e = imp_##name(wg_host_user(c), stack, &t);                   \
+    return e ? wg_host_trap(c, e, "%s", t.message) : WG_OK;              \
+  }
+H_ADAPTER(abort)
+H_ADAPTER(println)
+H_ADAPTER(builtin0)
+H_ADAPTER(builtin1)
+H_ADAPTER(builtin2)
+H_ADAPTER(builtin3)
+H_ADAPTER(builtin4)
 
 static const struct {
   const char *name;
-  wg_host_fn fn;
+  wg_host_fn fn;                /* interpreter */
+  imp_fn imp;                   /* AOT */
   uint32_t nparams, nresults;
 } host_imports[] = {
-    {"opa_abort", h_abort, 1, 0},       {"opa_println", h_println, 1, 0},
-    {"opa_builtin0", h_builtin0, 2, 1}, {"opa_builtin1", h_builtin1, 3, 1},
-    {"opa_builtin2", h_builtin2, 4, 1}, {"opa_builtin3", h_builtin3, 5, 1},
-    {"opa_builtin4", h_builtin4, 6, 1},
+    {"opa_abort", h_abort, imp_abort, 1, 0},
+    {"opa_println", h_println, imp_println, 1, 0},
+    {"opa_builtin0", h_builtin0, imp_builtin0, 2, 1},
+    {"opa_builtin1", h_builtin1, imp_builtin1, 3, 1},
+    {"opa_builtin2", h_builtin2, imp_builtin2, 4, 1},
+    {"opa_builtin3", h_builtin3, imp_builtin3, 5, 1},
+    {"opa_builtin4", h_builtin4, imp_builtin4, 6, 1},
 };
+#define NHOST_IMPORTS (sizeof host_imports / sizeof host_imports[0])
 
 static bool name_is(wg_name n, const char *s) {
   return n.len == strlen(s) && memcmp(n.ptr, s, n.len) == 0;
@@ -269,7 +338,7 @@ static wg_err resolve(void *user, wg_name module, wg_name name,
     out->of.memory = pi->mem;
     return WG_OK;
   }
-  for (size_t i = 0; i < sizeof host_imports / sizeof host_imports[0]; i++) {
+  for (size_t i = 0; i < NHOST_IMPORTS; i++) {
     if (!name_is(name, host_imports[i].name)) continue;
     const wg_functype *ft = &type->of.func;
     if (type->kind != WG_EXTERN_FUNC ||
@@ -294,6 +363,7 @@ static wg_err resolve(void *user, wg_name module, wg_name name,
 static void pinst_free(pinst *pi) {
   if (!pi) return;
   if (pi->watch.store) wgp_watch_remove(&pi->watch);
+  wga_instance_free(pi->aot);
   wg_store_free(pi->store);
   wg_free_obj(pi);
 }
@@ -318,13 +388,27 @@ static wg_err end_call(pinst *pi, wg_err e, wg_error *err) {
     return wg_error_set(err, e, "policy evaluation ran out of fuel (%lld)",
                         (long long)pi->p->fuel);
   }
-  const wg_error *t = wg_store_trap(pi->store);
+  const wg_error *t = pi->aot ? &pi->aot_trap : wg_store_trap(pi->store);
   return wg_error_set(err, e, "policy trapped: %s",
                       t && t->message[0] ? t->message : wg_strerror(e));
 }
 
-/* Creates an instance holding the data document. */
-static pinst *pinst_new(wg_policy *p, wg_error *err) {
+/* The AOT tier's adapter for the imports (see imp_fn). */
+static wg_err aot_host(void *user, wga_instance *inst, uint32_t import,
+                       uint64_t *slots) {
+  pinst *pi = user;
+  if (import >= pi->p->naot_imp) {
+    return wga_host_trap(inst, WG_TRAP_HOST, "unknown import %u", import);
+  }
+  wg_error t;
+  wg_error_clear(&t);
+  wg_err e = host_imports[pi->p->aot_imp[import]].imp(pi, slots, &t);
+  return e ? wga_host_trap(inst, e, "%s", t.message) : WG_OK;
+}
+
+/* Creates an instance holding the data document: on the AOT object aot,
+** or on the interpreter when aot is NULL. */
+static pinst *pinst_new(wg_policy *p, wga_object *aot, wg_error *err) {
   pinst *pi = wg_new(pinst);
   if (!pi) {
     wg_error_set(err, WG_ENOMEM, "out of memory");
@@ -332,6 +416,10 @@ static pinst *pinst_new(wg_policy *p, wg_error *err) {
   }
   pi->p = p;
   wg_store_config sc = {.max_memory_pages = p->max_pages, .fuel = p->fuel};
+  if (aot) {                    /* the store only lends its interrupt word */
+    sc.max_call_depth = 1;
+    sc.max_stack_slots = 16;
+  }
   pi->store = wg_store_new(&sc);
   if (!pi->store) {
     wg_free_obj(pi);
@@ -343,9 +431,18 @@ static pinst *pinst_new(wg_policy *p, wg_error *err) {
   wg_error ierr;
   wg_error_clear(&ierr);
   start_call(pi, err);
-  pi->inst = wg_instance_new(pi->store, p->mod, resolve, pi, &ierr);
-  wg_err e = end_call(pi, pi->inst ? WG_OK : ierr.code, err);
-  if (!pi->inst) {
+  if (aot) {
+    wga_instance_config ac = {.interrupt = wg_store_interrupt_word(pi->store),
+                              .max_pages = (uint32_t)p->max_pages,
+                              .host = aot_host,
+                              .user = pi};
+    pi->aot = wga_instance_new(aot, &ac, &ierr);
+  } else {
+    pi->inst = wg_instance_new(pi->store, p->mod, resolve, pi, &ierr);
+  }
+  bool made = pi->inst || pi->aot;
+  wg_err e = end_call(pi, made ? WG_OK : ierr.code, err);
+  if (!made) {
     wg_error_set(err, ierr.code, "cannot instantiate the policy: %s",
                  ierr.message);
     pinst_free(pi);
@@ -354,17 +451,23 @@ static pinst *pinst_new(wg_policy *p, wg_error *err) {
   wg_extern x;
 #define F_LOOKUP(field, name, req)                                          \
   if (e == WG_OK) {                                                          \
-    if (wg_instance_export(pi->inst, (wg_name){name, sizeof name - 1}, &x) == \
-            WG_OK && x.kind == WG_EXTERN_FUNC) {                             \
-      pi->f_##field = x.of.func;                                             \
-    } else if (req) {                                                        \
+    if (aot) {                                                               \
+      pi->f_##field.x = wga_object_export(aot, name);                        \
+      pi->f_##field.ok = pi->f_##field.x >= 0;                               \
+    } else if (wg_instance_export(pi->inst, (wg_name){name, sizeof name - 1}, \
+                                  &x) == WG_OK &&                            \
+               x.kind == WG_EXTERN_FUNC) {                                   \
+      pi->f_##field.f = x.of.func;                                           \
+      pi->f_##field.ok = true;                                               \
+    }                                                                        \
+    if (!pi->f_##field.ok && req) {                                                        \
       e = wg_error_set(err, WG_EUNKNOWNEXPORT,                               \
                        "not an OPA policy: no export '%s'", name);           \
     }                                                                        \
   }
   EXPORT_MAP(F_LOOKUP)
 #undef F_LOOKUP
-  if (e == WG_OK && !pi->mem) {
+  if (e == WG_OK && !aot && !pi->mem) {
     if (wg_instance_export(pi->inst, (wg_name){"memory", 6}, &x) == WG_OK &&
         x.kind == WG_EXTERN_MEMORY) {
       pi->mem = x.of.memory;
@@ -375,7 +478,7 @@ static pinst *pinst_new(wg_policy *p, wg_error *err) {
   if (e == WG_OK) {
     start_call(pi, err);
     e = gput_json(pi, p->data, p->data_len, &pi->data_addr, err);
-    if (e == WG_OK && p->minor >= 3 && pi->f_stash) {
+    if (e == WG_OK && p->minor >= 3 && pi->f_stash.ok) {
       e = gcall(pi, pi->f_stash, NULL, 0, NULL);
     }
     if (e == WG_OK) e = gcall(pi, pi->f_heap_get, NULL, 0, &pi->data_heap);
@@ -389,18 +492,45 @@ static pinst *pinst_new(wg_policy *p, wg_error *err) {
   return pi;
 }
 
+static wga_object *aot_of(wg_policy *p) {
+  wga_object *o = atomic_load_explicit(&p->aot, memory_order_acquire);
+  return o && !atomic_load_explicit(&p->aot_broken, memory_order_relaxed)
+             ? o
+             : NULL;
+}
+
+/* An instance for one decision: the AOT tier's once it is ready. */
 static pinst *pool_take(wg_policy *p, wg_error *err) {
+  wga_object *aot = aot_of(p);
   pthread_mutex_lock(&p->lock);
-  pinst *pi = p->pool;
-  if (pi) p->pool = pi->next;
+  pinst **head = aot ? &p->aot_pool : &p->pool;
+  pinst *pi = *head;
+  if (pi) *head = pi->next;
   pthread_mutex_unlock(&p->lock);
-  return pi ? pi : pinst_new(p, err);
+  if (pi) return pi;
+  if (aot) {
+    wg_error aerr;
+    wg_error_clear(&aerr);
+    if ((pi = pinst_new(p, aot, &aerr))) return pi;
+    /* Cannot happen with a working object (the builder warmed one):
+    ** serve from the interpreter from now on, and say why once. */
+    if (!atomic_exchange(&p->aot_broken, true)) {
+      fprintf(stderr, "wasmgate: policy %.12s: AOT instance failed (%s); "
+              "back to the interpreter\n", p->sha, aerr.message);
+    }
+  }
+  return pinst_new(p, NULL, err);
 }
 
 static void pool_give(wg_policy *p, pinst *pi) {
+  if (!pi->aot && aot_of(p)) {  /* the interpreter's are no longer used */
+    pinst_free(pi);
+    return;
+  }
   pthread_mutex_lock(&p->lock);
-  pi->next = p->pool;
-  p->pool = pi;
+  pinst **head = pi->aot ? &p->aot_pool : &p->pool;
+  pi->next = *head;
+  *head = pi;
   pthread_mutex_unlock(&p->lock);
 }
 
@@ -422,7 +552,7 @@ static char *dup_str(const char *s) {
 }
 
 /* Reads an object {name: id} from the export f into a vector by id. */
-static wg_err read_names(pinst *pi, wg_func *f, const char *what, char ***out,
+static wg_err read_names(pinst *pi, gfn f, const char *what, char ***out,
                          size_t *nout, wg_error *err) {
   uint32_t val;
   start_call(pi, err);
@@ -506,6 +636,13 @@ static void policy_free(wg_policy *p) {
     p->pool = pi->next;
     pinst_free(pi);
   }
+  while (p->aot_pool) {
+    pinst *pi = p->aot_pool;
+    p->aot_pool = pi->next;
+    pinst_free(pi);
+  }
+  wga_object_release(atomic_load(&p->aot));
+  if (p->aot_imp) wg_free(p->aot_imp, p->aot_imp_cap);
   free_names(p->entry, p->nentry);
   free_names(p->bnames, p->nbi);
   if (p->bi) wg_free_array(p->bi, p->nbi);
@@ -587,7 +724,7 @@ wg_policy *wg_policy_load(const uint8_t *bytes, size_t len,
   p->data_len = 2;
   p->major = p->minor = -1;
   p->nbi = 0;
-  pi = pinst_new(p, err);
+  pi = pinst_new(p, NULL, err);
   p->data = (char *)real_data;
   p->data_len = real_len;
   if (!pi) {
@@ -609,7 +746,7 @@ wg_policy *wg_policy_load(const uint8_t *bytes, size_t len,
     p->major = -1;
     p->minor = 0;
   }
-  p->fast = p->minor >= 2 && pi->f_opa_eval && !o->context_api;
+  p->fast = p->minor >= 2 && pi->f_opa_eval.ok && !o->context_api;
   if ((e = read_names(pi, pi->f_entrypoints, "entrypoints", &p->entry,
                       &p->nentry, err)) ||
       (e = read_names(pi, pi->f_builtins, "builtins", &p->bnames, &p->nbi,
@@ -619,12 +756,14 @@ wg_policy *wg_policy_load(const uint8_t *bytes, size_t len,
   }
   pinst_free(pi);
   /* Warm the pool with one instance holding the real data. */
-  if (!(pi = pinst_new(p, err))) {
+  if (!(pi = pinst_new(p, NULL, err))) {
     e = err && err->code ? err->code : WG_EINVAL;
     goto fail;
   }
   pool_give(p, pi);
   wgp_bundle_free(&bundle);
+  /* Served by the interpreter from now; the AOT object follows. */
+  if (o->aot) wg_policy_aot_submit(o->aot, p);
   return p;
 fail:
   (void)e;
@@ -635,6 +774,71 @@ fail:
 }
 
 void wg_policy_retain(wg_policy *p) { atomic_fetch_add(&p->refs, 1); }
+
+const wg_module *wgp_policy_module(const wg_policy *p) { return p->mod; }
+bool wgp_policy_shared(wg_policy *p) { return atomic_load(&p->refs) > 1; }
+
+bool wg_policy_is_aot(wg_policy *p) { return aot_of(p) != NULL; }
+
+static wg_err attach_aot(wg_policy *p, wga_object *o, wg_error *err);
+
+wg_err wgp_policy_attach_aot(wg_policy *p, wga_object *o, wg_error *err) {
+  static pthread_mutex_t attaching = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_lock(&attaching);
+  wg_err e = attach_aot(p, o, err);
+  pthread_mutex_unlock(&attaching);
+  return e;
+}
+
+static wg_err attach_aot(wg_policy *p, wga_object *o, wg_error *err) {
+  if (atomic_load(&p->aot)) {
+    wga_object_release(o);
+    return WG_OK;
+  }
+  uint32_t n = wg_module_import_count(p->mod);
+  uint8_t *map = wg_realloc_(NULL, 0, n ? n : 1);
+  if (!map) {
+    wga_object_release(o);
+    return wg_error_set(err, WG_ENOMEM, "out of memory");
+  }
+  uint32_t nf = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    wg_import_desc d = wg_module_import(p->mod, i);
+    if (d.type.kind != WG_EXTERN_FUNC) continue;
+    size_t k = 0;
+    while (k < NHOST_IMPORTS && !name_is(d.name, host_imports[k].name)) k++;
+    if (k == NHOST_IMPORTS) {   /* NEVER: the interpreter bound them all */
+      wg_free(map, n ? n : 1);
+      wga_object_release(o);
+      return wg_error_set(err, WG_EUNKNOWNIMPORT, "unknown import %.*s",
+                          (int)d.name.len, d.name.ptr);
+    }
+    map[nf++] = (uint8_t)k;
+  }
+  p->aot_imp = map;
+  p->naot_imp = nf;
+  p->aot_imp_cap = n ? n : 1;
+  /* Warm one instance with the data: the object must work before any
+  ** decision is sent to it. */
+  pinst *pi = pinst_new(p, o, err);
+  if (!pi) {
+    wga_object_release(o);
+    return err && err->code ? err->code : WG_EINVAL;
+  }
+  pthread_mutex_lock(&p->lock);
+  pi->next = p->aot_pool;
+  p->aot_pool = pi;
+  pinst *old = p->pool;
+  p->pool = NULL;
+  atomic_store_explicit(&p->aot, o, memory_order_release);
+  pthread_mutex_unlock(&p->lock);
+  while (old) {
+    pinst *next = old->next;
+    pinst_free(old);
+    old = next;
+  }
+  return WG_OK;
+}
 
 void wg_policy_release(wg_policy *p) {
   if (p && atomic_fetch_sub(&p->refs, 1) == 1) policy_free(p);
@@ -790,13 +994,13 @@ static bool json_ok(const char *s, size_t n) {
 ** allocator grows it (so that its idea of the heap top stays right). */
 static wg_err make_room(pinst *pi, size_t need) {
   uint64_t end = (uint64_t)pi->data_heap + need + 64;
-  if (end <= wg_memory_size(pi->mem)) return WG_OK;
+  if (end <= gmem_size(pi)) return WG_OK;
   if (end > (uint64_t)pi->p->max_pages * WG_PAGE_SIZE) return WG_TRAP_MEMORY;
   uint32_t a = pi->data_heap, addr;
   wg_err e = gcall(pi, pi->f_heap_set, &a, 1, NULL);
   a = (uint32_t)need + 64;
   if (e == WG_OK) e = gcall(pi, pi->f_malloc, &a, 1, &addr);
-  if (e == WG_OK && end > wg_memory_size(pi->mem)) e = WG_TRAP_MEMORY;
+  if (e == WG_OK && end > gmem_size(pi)) e = WG_TRAP_MEMORY;
   return e;
 }
 
@@ -805,7 +1009,7 @@ static wg_err eval_fast(pinst *pi, uint32_t ep, const char *input,
   wg_err e = make_room(pi, input_len);
   if (e) return e;
   if (input_len) {
-    void *dst = wg_memory_translate(pi->mem, pi->data_heap, input_len);
+    void *dst = gmem(pi, pi->data_heap, input_len);
     if (!dst) return WG_TRAP_MEMORY;
     memcpy(dst, input, input_len);
   }
@@ -878,7 +1082,7 @@ wg_err wg_policy_eval(wg_policy *p, const char *entrypoint,
     return e;
   }
   size_t len;
-  const char *s = gstr(pi->mem, out, &len);
+  const char *s = gstr(pi, out, &len);
   if (!s) {
     pinst_free(pi);
     return wg_error_set(err, WG_TRAP_MEMORY, "the result runs off memory");

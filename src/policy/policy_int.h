@@ -49,6 +49,18 @@ typedef struct wgp_watch {
   struct wgp_watch *prev, *next;
 } wgp_watch;
 
+/* The AOT tier (tier.c builds, policy.c serves). */
+struct wga_object;
+const wg_module *wgp_policy_module(const wg_policy *p);
+/* True while someone besides the caller holds p (a queued build of a
+** version nobody uses any more is skipped). */
+bool wgp_policy_shared(wg_policy *p);
+/* Switches p's new decisions to the object o (taking the caller's
+** reference, also on failure) after warming an instance with the data.
+** On failure p stays on the interpreter. */
+wg_err wgp_policy_attach_aot(wg_policy *p, struct wga_object *o,
+                             wg_error *err);
+
 uint64_t wgp_now_ns(void);
 void wgp_watch_add(wgp_watch *w);
 void wgp_watch_remove(wgp_watch *w);

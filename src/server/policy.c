@@ -32,6 +32,7 @@
 struct srv_policies {
   wg_policy_set *set;
   wg_policy_builtins *builtins;
+  wg_policy_aot *aot;           /* policy.aot: the AOT builder, or NULL */
   char dir[SRV_PATH_MAX];
 };
 
@@ -55,6 +56,34 @@ static void load_opts(srv *s, wg_policy_opts *o) {
   o->fuel = (int64_t)c.policy_fuel;
   o->timeout_ms = c.policy_timeout_ms;
   o->max_memory_bytes = c.policy_max_memory_bytes;
+  o->aot = s->policies ? s->policies->aot : NULL;
+}
+
+/* policy.aot: off, on (the tools must be there) or auto (when they are:
+** otherwise the reason is logged and policies stay on the interpreter). */
+static wg_err start_aot(srv *s, srv_policies *ps, wg_error *err) {
+  const wg_config *c = &s->cfg;
+  bool on = !strcmp(c->policy_aot, "on");
+  if (!strcmp(c->policy_aot, "off")) return WG_OK;
+  if (!on && strcmp(c->policy_aot, "auto") != 0) {
+    return wg_error_set(err, WG_EINVAL, "policy.aot: '%s' is not auto, on "
+                        "or off", c->policy_aot);
+  }
+  char cache[SRV_PATH_MAX + 16];
+  snprintf(cache, sizeof cache, "%.900s/aot-cache", c->data_dir);
+  wg_policy_aot_config ac = {
+      .cache_dir = c->policy_aot_cache_dir[0] ? c->policy_aot_cache_dir : cache,
+      .wasm2c = c->policy_aot_wasm2c[0] ? c->policy_aot_wasm2c : NULL,
+      .cc = c->policy_aot_cc[0] ? c->policy_aot_cc : NULL,
+      .opt = c->policy_aot_opt[0] ? c->policy_aot_opt : NULL};
+  wg_error aerr;
+  wg_error_clear(&aerr);
+  ps->aot = wg_policy_aot_new(&ac, &aerr);
+  if (ps->aot) return WG_OK;
+  if (on) return wg_error_set(err, aerr.code, "policy.aot: %s", aerr.message);
+  fprintf(stderr, "wasmgate: policy.aot auto: policies stay on the "
+          "interpreter: %s\n", aerr.message);
+  return WG_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -158,6 +187,12 @@ wg_err srv_policies_new(srv *s, srv_policies **out, wg_error *err) {
     return wg_error_set(err, WG_EIO, "%s: %s", ps->dir, strerror(errno));
   }
   s->policies = ps;
+  wg_err e = start_aot(s, ps, err);
+  if (e) {
+    s->policies = NULL;
+    srv_policies_free(ps);
+    return e;
+  }
   load_saved(s, ps);
   *out = ps;
   return WG_OK;
@@ -165,6 +200,7 @@ wg_err srv_policies_new(srv *s, srv_policies **out, wg_error *err) {
 
 void srv_policies_free(srv_policies *ps) {
   if (!ps) return;
+  wg_policy_aot_free(ps->aot);  /* first: its queue holds versions */
   wg_policy_set_free(ps->set);
   wg_policy_builtins_free(ps->builtins);
   wg_free_obj(ps);

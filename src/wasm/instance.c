@@ -106,6 +106,10 @@ void wg_store_interrupt(wg_store *s) {
   atomic_store_explicit(&s->interrupt, 1, memory_order_relaxed);
 }
 void wg_store_clear_interrupt(wg_store *s) { atomic_store(&s->interrupt, 0); }
+bool wg_store_interrupted(const wg_store *s) {
+  return atomic_load_explicit(&s->interrupt, memory_order_relaxed) != 0;
+}
+atomic_uint *wg_store_interrupt_word(wg_store *s) { return &s->interrupt; }
 const wg_error *wg_store_trap(const wg_store *s) { return &s->trap; }
 void wg_store_exit(wg_store *s, int code) { s->exit_code = code; }
 int wg_store_exit_code(const wg_store *s) { return s->exit_code; }

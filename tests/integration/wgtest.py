@@ -98,6 +98,9 @@ class Server:
             args += ["--config", path]
         env = dict(os.environ)
         env["WASMGATE_ADMIN_KEY"] = ADMIN_KEY
+        # The policies' AOT tier compiles with cc: only where a test asks
+        # (test_policy_aot.py), not in every server of the suite.
+        env.setdefault("WASMGATE_POLICY_AOT", "off")
         env.update(self.env)
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,

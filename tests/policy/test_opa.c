@@ -23,6 +23,11 @@
 #error "WG_OPA_DIR must name shared/opa-policies"
 #endif
 
+/* Built a second time with WG_TEST_AOT (ctest unit/policy_aot_readme):
+** every policy load() makes is then compiled by the AOT tier (cache in
+** WG_AOT_CACHE, -O1) and must be running on it before it is evaluated. */
+static wg_policy_aot *g_aot;
+
 static const char *RBAC_DATA =
     "{\"user_roles\":{\"alice\":[\"admin\"],\"bob\":[\"employee\",\"billing\"],"
     "\"eve\":[\"customer\"]},\"role_grants\":{\"customer\":[{\"action\":\"read\","
@@ -146,6 +151,14 @@ static wg_policy *load(const char *abi, const char *file, const char *data,
   wg_policy *p = wg_policy_load(bytes, n, b, &o, err);
   wg_policy_builtins_free(b);
   free(bytes);
+  if (p && g_aot) {
+    wg_error aerr;
+    wg_error_clear(&aerr);
+    if (wg_policy_aot_compile(g_aot, p, &aerr) != WG_OK) {
+      fail_msg("%s/%s: AOT: %s", abi, file, aerr.message);
+    }
+    assert_true(wg_policy_is_aot(p));
+  }
   return p;
 }
 
@@ -564,6 +577,34 @@ static void test_random_inputs(void **st) {
 }
 
 int main(void) {
+#ifdef WG_TEST_AOT
+  wg_policy_aot_config ac = {.cache_dir = WG_AOT_CACHE, .opt = "-O1"};
+  wg_error aerr;
+  wg_error_clear(&aerr);
+  g_aot = wg_policy_aot_new(&ac, &aerr);
+  if (!g_aot) {
+    fprintf(stderr, "AOT tier unavailable: %s\n", aerr.message);
+    return 1;
+  }
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_abi13_opa_eval),
+      cmocka_unit_test(test_abi13_context),
+      cmocka_unit_test(test_abi12_opa_eval),
+      cmocka_unit_test(test_abi12_context),
+      cmocka_unit_test(test_metadata),
+      cmocka_unit_test(test_missing_builtins),
+      cmocka_unit_test(test_bundles),
+      cmocka_unit_test(test_random_inputs),
+  };
+  /* Fuel is not metered on the AOT tier; the race is test_aot.c's. */
+  (void)test_fuel_and_deadline;
+  (void)test_hot_reload_race;
+  int rc = cmocka_run_group_tests(tests, NULL, NULL);
+  printf("README cases run on the AOT tier (x2 decisions each): %d\n",
+         ncases_run);
+  wg_policy_aot_free(g_aot);
+  return rc;
+#else
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_abi13_opa_eval),
       cmocka_unit_test(test_abi13_context),
@@ -579,4 +620,5 @@ int main(void) {
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   printf("README cases run (x2 decisions each): %d\n", ncases_run);
   return rc;
+#endif
 }
