@@ -14,6 +14,7 @@
 
 #include "base/buf.h"
 #include "wasmgate/engine.h"
+#include "wasmgate/sandbox.h"
 
 /* Exit codes, the same for every subcommand. */
 enum {
@@ -29,6 +30,9 @@ enum {
 /* Subcommands. */
 int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+/* wg_exec_run in a confined worker process (run_isolated.c), for
+** `wasmgate run --isolation process`: same request, result and return. */
+wg_err cli_run_isolated(const wg_exec_request *req, wg_exec_result *res);
 int cmd_spectest(int argc, char **argv);
 
 /* Reads the whole file at path into out (initialised here; the caller frees

@@ -31,8 +31,8 @@
 /* The largest payload accepted (a RUN carries stdin and files' fds, a
 ** RESULT carries stdout and stderr). */
 #define WGF_MAX_PAYLOAD (1u << 30)
-/* The most fds one frame carries. */
-#define WGF_MAX_FDS 16u
+/* The most fds one frame carries (a RUN: 64 directories and stdio). */
+#define WGF_MAX_FDS 72u
 
 /* Starts a frame of this type in b (emptied; its max should allow the
 ** payload plus WGF_HEADER). */

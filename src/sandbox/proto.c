@@ -11,10 +11,61 @@ static bool plain_val(wg_valtype t) {
   return t == WG_I32 || t == WG_I64 || t == WG_F32 || t == WG_F64;
 }
 
+static bool ref_val(wg_valtype t) {
+  return t == WG_FUNCREF || t == WG_EXTERNREF;
+}
+
+/* A value: u8 type, u64 low bits, u64 high bits (v128 only). A reference
+** means nothing in another process: it crosses as null (0) or non-null
+** (1), and only null is accepted as an argument. */
+static wg_err put_val(wg_buf *b, const wg_val *v) {
+  uint64_t lo = v->type == WG_I32 || v->type == WG_F32 ? v->of.i32
+                : v->type == WG_V128 ? v->of.v128[0]
+                : ref_val(v->type)   ? v->of.ref != 0
+                                     : v->of.i64;
+  wg_err e = wgf_put_u8(b, (uint8_t)v->type);
+  if (!e) e = wgf_put_u64(b, lo);
+  if (!e) e = wgf_put_u64(b, v->type == WG_V128 ? v->of.v128[1] : 0);
+  return e;
+}
+
+static bool get_val(wgf_reader *r, wg_val *v) {
+  memset(v, 0, sizeof *v);
+  v->type = (wg_valtype)wgf_get_u8(r);
+  uint64_t lo = wgf_get_u64(r), hi = wgf_get_u64(r);
+  if (v->type == WG_I32 || v->type == WG_F32) {
+    v->of.i32 = (uint32_t)lo;
+  } else if (v->type == WG_V128) {
+    v->of.v128[0] = lo;
+    v->of.v128[1] = hi;
+  } else if (plain_val(v->type) || ref_val(v->type)) {
+    v->of.i64 = lo;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+static unsigned stdio_mask(const wg_exec_request *req) {
+  return (req->stdin_bytes == NULL && req->stdin_fd >= 0 ? 1u : 0u) |
+         (req->stdout_fd >= 0 ? 2u : 0u) | (req->stderr_fd >= 0 ? 4u : 0u);
+}
+
+size_t wgw_run_fds(const wg_exec_request *req, int *fds) {
+  size_t n = 0;
+  for (size_t i = 0; i < req->ndirs && i < WGW_MAX_DIRS; i++)
+    fds[n++] = req->dirs[i].host_fd;
+  unsigned mask = stdio_mask(req);
+  if (mask & 1u) fds[n++] = req->stdin_fd;
+  if (mask & 2u) fds[n++] = req->stdout_fd;
+  if (mask & 4u) fds[n++] = req->stderr_fd;
+  return n;
+}
+
 wg_err wgw_encode_run(wg_buf *b, const char *key, const wg_exec_request *req) {
+  /* req->host (WASI-NN) lives in the caller's process only */
   if (!key || strlen(key) >= WGW_KEY_MAX || req->ndirs > WGW_MAX_DIRS ||
-      req->ninvoke_args > 16 || req->stdin_fd >= 0 || req->stdout_fd >= 0 ||
-      req->stderr_fd >= 0) {
+      req->ninvoke_args > 16 || req->host) {
     return WG_EINVAL;
   }
   wgf_begin(b, WGW_RUN);
@@ -30,6 +81,7 @@ wg_err wgw_encode_run(wg_buf *b, const char *key, const wg_exec_request *req) {
     e = wgf_put_str(b, req->dirs[i].guest_path);
     if (!e) e = wgf_put_u8(b, req->dirs[i].readonly);
   }
+  if (!e) e = wgf_put_u8(b, (uint8_t)stdio_mask(req));
   if (!e) e = wgf_put_u8(b, req->stdin_bytes != NULL);
   if (!e) e = wgf_put_bytes(b, req->stdin_bytes, req->stdin_bytes ?
                                                     req->stdin_len : 0);
@@ -45,10 +97,8 @@ wg_err wgw_encode_run(wg_buf *b, const char *key, const wg_exec_request *req) {
   if (!e) e = wgf_put_u32(b, (uint32_t)req->ninvoke_args);
   for (size_t i = 0; !e && i < req->ninvoke_args; i++) {
     const wg_val *v = &req->invoke_args[i];
-    if (!plain_val(v->type)) return WG_EINVAL;
-    e = wgf_put_u8(b, (uint8_t)v->type);
-    if (!e) e = wgf_put_u64(b, v->type == WG_I32 || v->type == WG_F32
-                                   ? v->of.i32 : v->of.i64);
+    if (ref_val(v->type) && v->of.ref != 0) return WG_EINVAL;
+    e = put_val(b, v);
   }
   return e;
 }
@@ -97,7 +147,7 @@ wg_err wgw_decode_run(const wg_buf *payload, const int *fds, size_t nfds,
   q->env = out->strs + argc;
   q->envc = envc;
   uint32_t ndirs = wgf_get_u32(&r);
-  if (ndirs > WGW_MAX_DIRS || ndirs != nfds) goto bad;
+  if (ndirs > WGW_MAX_DIRS || ndirs > nfds) goto bad;
   for (uint32_t i = 0; i < ndirs; i++) {
     out->dirs[i].guest_path = wgf_get_str(&r);
     out->dirs[i].readonly = wgf_get_u8(&r) != 0;
@@ -106,6 +156,15 @@ wg_err wgw_decode_run(const wg_buf *payload, const int *fds, size_t nfds,
   }
   q->dirs = out->dirs;
   q->ndirs = ndirs;
+  unsigned mask = wgf_get_u8(&r);
+  size_t k = ndirs;
+  if (mask & ~7u) goto bad;
+  if (mask & 1u) q->stdin_fd = k < nfds ? fds[k++] : -1;
+  if (mask & 2u) q->stdout_fd = k < nfds ? fds[k++] : -1;
+  if (mask & 4u) q->stderr_fd = k < nfds ? fds[k++] : -1;
+  if (k != nfds || (mask & 1u && q->stdin_fd < 0) ||
+      (mask & 2u && q->stdout_fd < 0) || (mask & 4u && q->stderr_fd < 0))
+    goto bad;
   bool has_stdin = wgf_get_u8(&r) != 0;
   size_t n;
   const uint8_t *in = wgf_get_bytes(&r, &n);
@@ -124,11 +183,7 @@ wg_err wgw_decode_run(const wg_buf *payload, const int *fds, size_t nfds,
   if (nargs > 16) goto bad;
   for (uint32_t i = 0; i < nargs; i++) {
     wg_val *v = &out->args[i];
-    v->type = (wg_valtype)wgf_get_u8(&r);
-    uint64_t bits = wgf_get_u64(&r);
-    if (!plain_val(v->type)) goto bad;
-    if (v->type == WG_I32 || v->type == WG_F32) v->of.i32 = (uint32_t)bits;
-    else v->of.i64 = bits;
+    if (!get_val(&r, v) || (ref_val(v->type) && v->of.ref)) goto bad;
   }
   q->invoke_args = out->args;
   q->ninvoke_args = nargs;
@@ -148,12 +203,8 @@ wg_err wgw_encode_result(wg_buf *b, wg_err ret, const wg_exec_result *res,
   if (!e) e = wgf_put_str(b, res->trap_message);
   if (!e) e = wgf_put_u32(b, (uint32_t)res->limit);
   if (!e) e = wgf_put_u32(b, (uint32_t)res->nresults);
-  for (size_t i = 0; !e && i < res->nresults; i++) {
-    const wg_val *v = &res->results[i];
-    e = wgf_put_u8(b, (uint8_t)v->type);
-    if (!e) e = wgf_put_u64(b, v->type == WG_I32 || v->type == WG_F32
-                                   ? v->of.i32 : v->of.i64);
-  }
+  for (size_t i = 0; !e && i < res->nresults; i++)
+    e = put_val(b, &res->results[i]);
   if (!e) e = wgf_put_u64(b, res->fuel_used);
   if (!e) e = wgf_put_u64(b, res->wall_ns);
   if (!e) e = wgf_put_u64(b, res->peak_memory_bytes);
@@ -188,13 +239,8 @@ wg_err wgw_decode_result(const wg_buf *payload, wg_err *ret,
   res->limit = (wg_limit_kind)wgf_get_u32(&r);
   uint32_t nres = wgf_get_u32(&r);
   if (nres > sizeof res->results / sizeof *res->results) return WG_EINVAL;
-  for (uint32_t i = 0; i < nres; i++) {
-    wg_val *v = &res->results[i];
-    v->type = (wg_valtype)wgf_get_u8(&r);
-    uint64_t bits = wgf_get_u64(&r);
-    if (v->type == WG_I32 || v->type == WG_F32) v->of.i32 = (uint32_t)bits;
-    else v->of.i64 = bits;
-  }
+  for (uint32_t i = 0; i < nres; i++)
+    if (!get_val(&r, &res->results[i])) return WG_EINVAL;
   res->nresults = nres;
   res->fuel_used = wgf_get_u64(&r);
   res->wall_ns = wgf_get_u64(&r);

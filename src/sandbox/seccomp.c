@@ -8,7 +8,8 @@
 ** and the integration suite:
 **   - I/O on fds the worker already holds: read/write and their vector and
 **     positional forms, lseek, fstat, getdents64, ftruncate, fallocate,
-**     fsync/fdatasync, fcntl, close, dup; recvmsg/sendmsg on its socket
+**     fsync/fdatasync, fcntl, close, dup; recvmsg/sendmsg on its socket;
+**     ioctl(FIONREAD) only (poll_oneoff on a host stdin)
 **   - paths only relative to a directory fd: openat, newfstatat, statx,
 **     readlinkat, mkdirat, unlinkat, linkat, symlinkat, renameat(2),
 **     utimensat, faccessat(2) with the directory fd argument(s) not
@@ -25,7 +26,7 @@
 **     answers ENOSYS so that glibc falls back to clone
 ** Killed, for example: open (any), openat/stat of AT_FDCWD, socket,
 ** connect, execve(at), ptrace, fork/vfork/clone of a process, mount,
-** kill, prctl, setuid, ioctl, bpf, keyctl, unshare, chroot.
+** kill, prctl, setuid, any other ioctl, bpf, keyctl, unshare, chroot.
 **
 ** Under WG_SANITIZE the sanitizer runtime needs a few more (sigaltstack,
 ** prctl, getpid, gettid, sched_getaffinity, readlink, rt_sigaction,...);
@@ -37,6 +38,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 
 #include "sandbox/sandbox_int.h"
@@ -82,6 +84,10 @@ wg_err wgs_seccomp_install(char *why, size_t whysize) {
   r |= ALLOW(fsync) | ALLOW(fdatasync) | ALLOW(fcntl) | ALLOW(close);
   r |= ALLOW(dup) | ALLOW(recvmsg) | ALLOW(sendmsg) | ALLOW(recvfrom);
   r |= ALLOW(sendto) | ALLOW(fadvise64) | ALLOW(flock);
+  /* poll_oneoff asks how many bytes a readable host fd holds (a host
+  ** stdin, `wasmgate run --isolation process`); no other ioctl */
+  struct scmp_arg_cmp fionread = SCMP_CMP(1, SCMP_CMP_EQ, FIONREAD);
+  r |= rule(ctx, SCMP_SYS(ioctl), "ioctl", 1, &fionread);
   /* paths beneath directory fds */
   r |= AT(openat, 0, -1) | AT(newfstatat, 0, -1) | AT(statx, 0, -1);
   r |= AT(readlinkat, 0, -1) | AT(mkdirat, 0, -1) | AT(unlinkat, 0, -1);

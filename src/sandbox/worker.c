@@ -11,6 +11,11 @@
 **      own uid and gid), then net, mount, ipc, uts, each on its own;
 **      pid comes from the pool's clone(CLONE_NEWPID)
 **   3. chroot into the pool's empty directory (root, or a user namespace)
+**   3b. with --uid/--gid (the server runs as root): drop every
+**      supplementary group, then switch real, effective and saved gid and
+**      uid; a step that fails, or a way back to uid 0 that still works,
+**      stops the worker (a root worker could write wherever a directory
+**      fd's ".." leads)
 **   4. rlimits: core 0, open files, file size, CPU seconds, address space
 **      (not under ASan, whose shadow memory needs terabytes of it)
 **   5. start the deadline watchdog thread (no thread is created later)
@@ -24,6 +29,12 @@
 ** makes it spin without answering, for the pool's deadline kill. A guest
 ** cannot reach this code, and a request reaches it only on a server that
 ** was compiled with the hook and started with the variable.
+** WASMGATE_TEST_PROBE=privileges instead of running the guest answers
+** with stdout "uid=U gid=G escape=E inside=I given=F\n": the ids the
+** worker runs with, what creating a file in the parent of the first
+** directory (E) and in that directory itself (I) gave ("created" or the
+** errno name), and what opening its file "given.txt" for writing gave (F:
+** "writable" or the errno name).
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +50,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <grp.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -50,6 +62,7 @@
 
 typedef struct wopts {
   uint64_t as, fsize, nofile, cpu;
+  uint64_t uid, gid;            /* uid > 0: switch to them */
   const char *root;
   bool test_hook;
   long ppid;
@@ -65,6 +78,7 @@ typedef struct worker {
   int sock;
   unsigned features;
   bool test_hook;
+  unsigned uid, gid;            /* in force once confined */
   centry cache[CACHE_SLOTS];
   uint64_t tick;
   wg_buf in, out;
@@ -129,7 +143,29 @@ static unsigned set_rlimits(const wopts *o) {
   return f;
 }
 
-static int confine(const wopts *o, unsigned *features, char *why,
+/* Switches to o's uid and gid for good (step 3b). */
+static int drop_ids(const wopts *o, char *why, size_t whysize) {
+  uid_t uid = (uid_t)o->uid;
+  gid_t gid = (gid_t)o->gid;
+  if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0 ||
+      setresuid(uid, uid, uid) != 0) {
+    snprintf(why, whysize, "cannot switch to uid %u gid %u: %s",
+             (unsigned)uid, (unsigned)gid, strerror(errno));
+    return -1;
+  }
+  uid_t r, e, sv;
+  gid_t rg, eg, sg;
+  if (getresuid(&r, &e, &sv) != 0 || getresgid(&rg, &eg, &sg) != 0 ||
+      r != uid || e != uid || sv != uid || rg != gid || eg != gid ||
+      sg != gid || setuid(0) == 0 || getgroups(0, NULL) != 0) {
+    snprintf(why, whysize, "uid %u gid %u did not hold", (unsigned)uid,
+             (unsigned)gid);
+    return -1;
+  }
+  return 0;
+}
+
+static int confine(const wopts *o, worker *w, unsigned *features, char *why,
                    size_t whysize) {
   close_range(SOCK + 1, ~0u, 0);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -139,6 +175,10 @@ static int confine(const wopts *o, unsigned *features, char *why,
   signal(SIGPIPE, SIG_IGN);
   unsigned f = enter_namespaces();
   if (o->root && chroot(o->root) == 0 && chdir("/") == 0) f |= WG_WORKER_CHROOT;
+  if (o->uid && drop_ids(o, why, whysize) != 0) return -1;
+  if (getuid() != 0 && geteuid() != 0) f |= WG_WORKER_NON_ROOT;
+  w->uid = (unsigned)getuid();  /* getuid is not in the allowlist */
+  w->gid = (unsigned)getgid();
   f |= set_rlimits(o);
   if (!wgs_watchdog_start()) {
     snprintf(why, whysize, "cannot start the watchdog thread");
@@ -249,6 +289,52 @@ static void test_hook(const wg_exec_request *q) {
   }
   /* still alive: the caller reports it in the result */
 }
+
+static const char *create_probe(int dirfd, const char *name) {
+  int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                  0600);
+  if (fd < 0) return strerrorname_np(errno);
+  close(fd);
+  unlinkat(dirfd, name, 0);
+  return "created";
+}
+
+/* WASMGATE_TEST_PROBE=privileges (see the top): true when it answered. */
+static bool test_probe(worker *w, const wg_exec_request *q,
+                       wg_exec_result *res) {
+  static const char pre[] = "WASMGATE_TEST_PROBE=privileges";
+  if (!q->envc || strcmp(q->env[0], pre)) return false;
+  char text[256];
+  const char *given = "no-dir";
+  if (q->ndirs) {
+    int fd = openat(q->dirs[0].host_fd, "given.txt",
+                    O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    given = fd >= 0 ? "writable" : strerrorname_np(errno);
+    if (fd >= 0) close(fd);
+  }
+  int n = snprintf(text, sizeof text,
+                   "uid=%u gid=%u escape=%s inside=%s given=%s\n",
+                   w->uid, w->gid,
+                   q->ndirs ? create_probe(q->dirs[0].host_fd,
+                                           "../wasmgate-probe-escape")
+                            : "no-dir",
+                   q->ndirs ? create_probe(q->dirs[0].host_fd,
+                                           "wasmgate-probe-inside")
+                            : "no-dir",
+                   given);
+  memset(res, 0, sizeof *res);
+  res->out = wg_realloc_(NULL, 0, (size_t)n + 1);
+  res->err = wg_realloc_(NULL, 0, 1);
+  if (!res->out || !res->err) {
+    wg_exec_result_free(res);
+    res->trap = WG_ENOMEM;
+    return true;
+  }
+  memcpy(res->out, text, (size_t)n + 1);
+  res->out_len = (size_t)n;
+  res->err[0] = 0;
+  return true;
+}
 #endif
 
 static uint64_t cpu_ns(const struct rusage *u) {
@@ -280,6 +366,8 @@ static bool serve_run(worker *w, const int *fds, size_t nfds) {
       run.req.module = m;
 #ifdef WG_TEST_HOOKS
       if (w->test_hook) test_hook(&run.req);
+      if (w->test_hook && test_probe(w, &run.req, &res)) ret = WG_OK;
+      else
 #endif
       ret = wg_exec_run(&run.req, &res);
 #ifdef WG_TEST_HOOKS
@@ -322,7 +410,8 @@ static int serve(worker *w) {
     uint32_t type;
     int fds[WGF_MAX_FDS];
     size_t nfds;
-    wg_err e = wgf_recv(w->sock, &w->in, &type, fds, WGW_MAX_DIRS, &nfds, 0);
+    wg_err e = wgf_recv(w->sock, &w->in, &type, fds, WGW_MAX_RUN_FDS, &nfds,
+                        0);
     if (e == WG_EEOF) return 0;
     if (e != WG_OK) return 1;
     if (type != WGW_RUN) {
@@ -363,6 +452,8 @@ static bool parse_opts(int argc, char **argv, wopts *o) {
     }
     if (!parse_u64(val, &v)) return false;
     if (!strcmp(a, "--as")) o->as = v;
+    else if (!strcmp(a, "--uid") && v <= UINT32_MAX - 1) o->uid = v;
+    else if (!strcmp(a, "--gid") && v <= UINT32_MAX - 1) o->gid = v;
     else if (!strcmp(a, "--fsize")) o->fsize = v;
     else if (!strcmp(a, "--nofile")) o->nofile = v;
     else if (!strcmp(a, "--cpu")) o->cpu = v;
@@ -395,7 +486,7 @@ int wg_worker_main(int argc, char **argv) {
   wg_buf_init(&w.mod, 4096);
   char why[200] = "";
   unsigned f = 0;
-  int rc = confine(&o, &f, why, sizeof why);
+  int rc = confine(&o, &w, &f, why, sizeof why);
 #ifdef WG_TEST_HOOKS
   if (o.test_hook) {
     w.test_hook = true;

@@ -4,7 +4,8 @@
 ** (proto.c).
 **
 **   worker -> server  HELLO   u32 version, u32 features, str detail
-**   server -> worker  RUN     the request (fds: its directories)
+**   server -> worker  RUN     the request (fds: its directories, then
+**                             the host stdin/stdout/stderr it names)
 **   worker -> server  NEED    str key: not cached, send its bytes
 **   server -> worker  MODULE  str key, u64 size (fd: a sealed memfd)
 **   worker -> server  RESULT  the result, u64 peak RSS, u64 CPU ns
@@ -16,12 +17,14 @@
 #include "sandbox/frame.h"
 #include "sandbox/workers.h"
 
-#define WGW_VERSION 1u
+#define WGW_VERSION 2u
 enum { WGW_HELLO = 1, WGW_RUN, WGW_NEED, WGW_MODULE, WGW_RESULT };
 
 /* A module key (content id) is at most this long. */
 #define WGW_KEY_MAX 96u
-#define WGW_MAX_DIRS 8u
+#define WGW_MAX_DIRS 64u        /* as wg_exec_run */
+/* The most fds a RUN carries: its directories and three stdio streams. */
+#define WGW_MAX_RUN_FDS (WGW_MAX_DIRS + 3u)
 
 /* A decoded RUN: the request points into the frame's payload and the
 ** arrays below (freed by wgw_run_free). */
@@ -35,9 +38,15 @@ typedef struct wgw_run {
 } wgw_run;
 
 /* Encodes req into a RUN frame in b. WG_EINVAL for what a worker cannot
-** take (host paths, host stdio fds, reference arguments, too many dirs). */
+** take (host paths, non-null reference arguments, too many dirs, another
+** host module beside WASI: req->host). */
 wg_err wgw_encode_run(wg_buf *b, const char *key, const wg_exec_request *req);
-/* Decodes a RUN payload; fds are the frame's (one per dir, in order, kept
+/* The fds that travel with req's RUN frame, in order, into fds (at least
+** WGW_MAX_RUN_FDS entries): each directory's host_fd, then stdin_fd
+** (unless stdin_bytes), stdout_fd and stderr_fd when not -1. Returns how
+** many. */
+size_t wgw_run_fds(const wg_exec_request *req, int *fds);
+/* Decodes a RUN payload; fds are the frame's (wgw_run_fds's order, kept
 ** by the caller). WG_EINVAL when malformed. */
 wg_err wgw_decode_run(const wg_buf *payload, const int *fds, size_t nfds,
                       wgw_run *out);

@@ -7,6 +7,13 @@
 ** socket to fd 3 and execs this binary again (/proc/self/exe as resolved
 ** at pool creation) with an empty environment: nothing of the server's
 ** memory (keys, database handles, other tenants' data) is in a worker.
+**
+** With cfg.standby, a helper thread keeps one spare worker spawned ahead
+** and reaps retired ones: a worker recycled (or killed at its deadline)
+** is replaced by the spare at once, so no request waits for a fork, an
+** exec, confinement and a HELLO, nor for the kernel to tear the old
+** process down. Only when recycling outpaces the helper does a request
+** spawn a worker itself (the slot is left empty, as without standby).
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +56,13 @@ struct wg_workers {
   bool clone_newpid;            /* still worth trying */
   char describe[512];
   wg_workers_stats stats;
+  /* cfg.standby: the helper thread and what it looks after (under lock) */
+  wslot standby;                /* the spare (pid 0: none yet) */
+  pid_t *zombies;               /* retired workers not reaped yet */
+  uint32_t nzombies, zcap;
+  pthread_cond_t wake;          /* work for the helper, or stop */
+  pthread_t helper;
+  bool helper_on, stop;
 };
 
 /* ------------------------------------------------------------------ */
@@ -87,7 +101,7 @@ static const char *signame(int sig) {
 
 static void describe_status(int status, char *buf, size_t n) {
   if (WIFSIGNALED(status)) {
-    snprintf(buf, n, "killed by signal %d (%s)", WTERMSIG(status),
+    snprintf(buf, n, "was killed by signal %d (%s)", WTERMSIG(status),
              signame(WTERMSIG(status)));
   } else if (WIFEXITED(status)) {
     snprintf(buf, n, "exited with status %d", WEXITSTATUS(status));
@@ -155,15 +169,94 @@ static wg_err spawn(wg_workers *p, wslot *s, unsigned *features, char *why,
     char how[96] = "";
     reap(s, true, &st);
     if (e != WG_OK) describe_status(st, how, sizeof how);
-    snprintf(why, whysize, "a worker process could not start: %s%s",
-             detail && detail[0] ? detail : "no hello", how[0] ? how : "");
+    snprintf(why, whysize, "a worker process could not start: %s%s%s",
+             detail && detail[0] ? detail : "no hello", how[0] ? ": it " : "",
+             how);
     wg_buf_free(&b);
     return WG_EIO;
   }
   wg_buf_free(&b);
   *features = f;
+  pthread_mutex_lock(&p->lock);
   p->stats.spawned++;
+  pthread_mutex_unlock(&p->lock);
   return WG_OK;
+}
+
+/* Under lock: moves the standby worker, if there is one, into slot s
+** (whose worker is gone); wakes the helper to make the next. */
+static void take_standby(wg_workers *p, wslot *s) {
+  if (p->standby.pid > 0) {
+    *s = p->standby;
+    s->busy = true;
+    p->standby.pid = 0;
+    p->standby.sock = -1;
+    p->stats.standby_used++;
+  }
+  if (p->helper_on) pthread_cond_signal(&p->wake);
+}
+
+/* Ends slot s's worker (checked out by the caller) and puts the standby
+** in its place: the kill is sent now, the reaping is the helper's. */
+static void retire(wg_workers *p, wslot *s) {
+  pid_t pid = s->pid;
+  if (pid > 0) kill(pid, SIGKILL);
+  if (s->sock >= 0) close(s->sock);
+  s->pid = 0;
+  s->sock = -1;
+  s->runs = 0;
+  pthread_mutex_lock(&p->lock);
+  bool queued = pid > 0 && p->helper_on && p->nzombies < p->zcap;
+  if (queued) p->zombies[p->nzombies++] = pid;
+  take_standby(p, s);
+  pthread_mutex_unlock(&p->lock);
+  if (pid > 0 && !queued) {
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+  }
+}
+
+/* The helper thread: reaps retired workers, keeps a standby spawned. */
+static void *helper_main(void *arg) {
+  wg_workers *p = arg;
+  pthread_mutex_lock(&p->lock);
+  while (!p->stop) {
+    if (p->nzombies) {
+      pid_t pid = p->zombies[--p->nzombies];
+      pthread_mutex_unlock(&p->lock);
+      while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+      }
+      pthread_mutex_lock(&p->lock);
+      continue;
+    }
+    if (p->standby.pid <= 0) {
+      pthread_mutex_unlock(&p->lock);
+      wslot w = {0, -1, 0, false};
+      unsigned f;
+      char why[300];
+      bool ok = spawn(p, &w, &f, why, sizeof why) == WG_OK;
+      pthread_mutex_lock(&p->lock);
+      if (ok && !p->stop) {
+        p->standby = w;
+        continue;
+      }
+      if (ok) {
+        pthread_mutex_unlock(&p->lock);
+        reap(&w, true, NULL);
+        pthread_mutex_lock(&p->lock);
+        break;
+      }
+      /* cannot spawn now (the requests will say why): retry in a second */
+      struct timespec t;
+      clock_gettime(CLOCK_REALTIME, &t);
+      t.tv_sec += 1;
+      pthread_cond_timedwait(&p->wake, &p->lock, &t);
+      continue;
+    }
+    pthread_cond_wait(&p->wake, &p->lock);
+  }
+  pthread_mutex_unlock(&p->lock);
+  return NULL;
 }
 
 static void set_arg(wg_workers *p, int *n, const char *flag, uint64_t v) {
@@ -200,8 +293,10 @@ wg_err wg_workers_new(const wg_workers_config *cfg, wg_workers **out,
     return wg_error_set(err, WG_ENOMEM, NULL);
   }
   for (uint32_t i = 0; i < cfg->count; i++) p->slots[i].sock = -1;
+  p->standby.sock = -1;
   pthread_mutex_init(&p->lock, NULL);
   pthread_cond_init(&p->freed, NULL);
+  pthread_cond_init(&p->wake, NULL);
   p->clone_newpid = true;
   ssize_t n = readlink("/proc/self/exe", p->exe, sizeof p->exe - 1);
   if (n <= 0) {
@@ -214,13 +309,17 @@ wg_err wg_workers_new(const wg_workers_config *cfg, wg_workers **out,
   p->argv[a++] = (char *)WG_WORKER_ARGV1;
   set_arg(p, &a, "--as", cfg->address_space_bytes);
   set_arg(p, &a, "--fsize", cfg->file_size_bytes);
-  set_arg(p, &a, "--nofile", WG_WASI_MAX_FDS + 64u);
+  set_arg(p, &a, "--nofile", WG_WASI_MAX_FDS + 2u * WGW_MAX_RUN_FDS + 64u);
   set_arg(p, &a, "--cpu", cfg->cpu_seconds);
   set_arg(p, &a, "--ppid", (uint64_t)getpid());
   if (cfg->empty_dir) {
     snprintf(p->empty_dir, sizeof p->empty_dir, "%s", cfg->empty_dir);
     p->argv[a++] = (char *)"--root";
     p->argv[a++] = p->empty_dir;
+  }
+  if (cfg->uid) {
+    set_arg(p, &a, "--uid", cfg->uid);
+    set_arg(p, &a, "--gid", cfg->gid);
   }
   if (cfg->test_hook) p->argv[a++] = (char *)"--test-hook";
   p->argv[a] = NULL;
@@ -235,14 +334,34 @@ wg_err wg_workers_new(const wg_workers_config *cfg, wg_workers **out,
     p->features &= f;
   }
   wg_workers_feature_names(p->features, add_name, p->describe);
+  if (cfg->standby) {
+    p->zcap = cfg->count + 2;
+    p->zombies = wg_new_array(pid_t, p->zcap);
+    p->helper_on = p->zombies &&
+                   pthread_create(&p->helper, NULL, helper_main, p) == 0;
+  }
   *out = p;
   return WG_OK;
 }
 
 void wg_workers_free(wg_workers *p) {
   if (!p) return;
+  if (p->helper_on) {
+    pthread_mutex_lock(&p->lock);
+    p->stop = true;
+    pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    pthread_join(p->helper, NULL);
+  }
+  for (uint32_t i = 0; i < p->nzombies; i++) {
+    while (waitpid(p->zombies[i], NULL, 0) < 0 && errno == EINTR) {
+    }
+  }
+  if (p->zombies) wg_free_array(p->zombies, p->zcap);
+  reap(&p->standby, true, NULL);
   for (uint32_t i = 0; p->slots && i < p->cfg.count; i++)
     reap(&p->slots[i], true, NULL);
+  pthread_cond_destroy(&p->wake);
   pthread_cond_destroy(&p->freed);
   pthread_mutex_destroy(&p->lock);
   wg_free_array(p->slots, p->cfg.count);
@@ -334,10 +453,9 @@ static wg_worker_outcome exchange(wg_workers *p, wslot *s, const char *key,
                                   wg_exec_result *res, wg_err *ret) {
   wg_buf b;
   wg_buf_init(&b, WGF_MAX_PAYLOAD + WGF_HEADER);
-  int fds[WGW_MAX_DIRS];
-  for (size_t i = 0; i < req->ndirs && i < WGW_MAX_DIRS; i++)
-    fds[i] = req->dirs[i].host_fd;
+  int fds[WGW_MAX_RUN_FDS];
   wg_err e = wgw_encode_run(&b, key, req);
+  size_t nfds = e == WG_OK ? wgw_run_fds(req, fds) : 0;
   if (e != WG_OK) {
     wg_buf_free(&b);
     *ret = res->trap = e;
@@ -351,11 +469,11 @@ static wg_worker_outcome exchange(wg_workers *p, wslot *s, const char *key,
     deadline = wgs_now_ns() +
                (req->limits.timeout_ms + p->cfg.grace_ms) * 1000000ull;
   wg_worker_outcome o = WG_WORKER_CRASHED;
-  e = wgf_send(s->sock, &b, fds, req->ndirs);
+  e = wgf_send(s->sock, &b, fds, nfds);
   while (e == WG_OK) {
     uint32_t type;
-    size_t nfds;
-    e = wgf_recv(s->sock, &b, &type, fds, 0, &nfds, deadline);
+    size_t nin;
+    e = wgf_recv(s->sock, &b, &type, fds, 0, &nin, deadline);
     if (e == WG_TRAP_INTERRUPT) {
       o = WG_WORKER_KILLED_TIMEOUT;
       break;
@@ -377,14 +495,14 @@ static wg_worker_outcome exchange(wg_workers *p, wslot *s, const char *key,
         (p->cfg.max_rss_bytes && rss > p->cfg.max_rss_bytes) ||
         (p->cfg.cpu_seconds &&
          cpu / 1000000000u >= p->cfg.cpu_seconds / 2)) {
-      reap(s, true, NULL);
+      retire(p, s);
       count(p, &p->stats.recycled);
     }
     break;
   }
   wg_buf_free(&b);
   if (o == WG_WORKER_KILLED_TIMEOUT) {
-    reap(s, true, NULL);
+    retire(p, s);
     count(p, &p->stats.timeouts_killed);
     memset(res, 0, sizeof *res);
     empty_output(res);
@@ -402,7 +520,10 @@ static wg_worker_outcome exchange(wg_workers *p, wslot *s, const char *key,
     char how[96];
     reap(s, true, &st);   /* a zombie keeps its status */
     describe_status(st, how, sizeof how);
-    count(p, &p->stats.crashed);
+    pthread_mutex_lock(&p->lock);
+    p->stats.crashed++;
+    take_standby(p, s);
+    pthread_mutex_unlock(&p->lock);
     memset(res, 0, sizeof *res);
     *ret = res->trap = WG_EIO;
     snprintf(res->trap_message, sizeof res->trap_message,
@@ -418,6 +539,17 @@ wg_err wg_workers_run(wg_workers *p, const char *module_key,
   *outcome = WG_WORKER_RAN;
   if (!req || !req->module) return WG_EINVAL;
   wslot *s = checkout(p);
+  /* a worker (or the standby put in its place) that died while idle,
+  ** killed from outside: replaced before it costs this request */
+  int st;
+  while (s->pid > 0 && waitpid(s->pid, &st, WNOHANG) == s->pid) {
+    s->pid = 0;
+    reap(s, false, NULL);
+    pthread_mutex_lock(&p->lock);
+    p->stats.crashed++;
+    take_standby(p, s);
+    pthread_mutex_unlock(&p->lock);
+  }
   if (s->pid <= 0) {
     unsigned f;
     char why[300];

@@ -5,11 +5,15 @@
 ** Each worker is this binary re-executed (`wasmgate __worker`, see
 ** worker.c): it closes every inherited fd but its socket, enters new
 ** namespaces where the kernel allows (user when not root, pid, net,
-** mount, ipc, uts), chroots into an empty directory when it can, sets
+** mount, ipc, uts), chroots into an empty directory when it can, drops
+** to an unprivileged uid/gid when started as root (wg_workers_config's
+** uid and gid: the server's executor.worker_user, nobody by default), sets
 ** rlimits (address space, CPU, file size, open files, core 0), sets
 ** PR_SET_NO_NEW_PRIVS and installs a seccomp-bpf allowlist (seccomp.c)
 ** that kills it on any other system call. It then serves RUN frames
-** (frame.h) one at a time, calling wg_exec_run itself. Modules stay
+** (frame.h) one at a time, calling wg_exec_run itself. A RUN may carry
+** host stdio fds (the CLI's), which the guest then reads and writes
+** directly, as wg_exec_run would in the caller. Modules stay
 ** cached inside the worker by key (the server's content id): a worker
 ** that lacks one asks for it and gets a sealed memfd of its bytes.
 ** Preopened directories cross as open fds (SCM_RIGHTS).
@@ -45,7 +49,8 @@
   X(IPCNS, 8, "ipc_ns")                                                      \
   X(UTSNS, 9, "uts_ns")                                                      \
   X(CHROOT, 10, "chroot")                                                    \
-  X(TEST_HOOK, 11, "test_hook")
+  X(TEST_HOOK, 11, "test_hook")                                              \
+  X(NON_ROOT, 12, "non_root_user")
 
 enum {
 #define WG__F(name, bit, text) WG_WORKER_##name = 1u << bit,
@@ -63,7 +68,13 @@ typedef struct wg_workers_config {
   uint64_t grace_ms;            /* past a run's timeout before the kill */
   const char *empty_dir;        /* chroot target (an empty directory) or
                                    NULL: no chroot */
+  uint32_t uid, gid;            /* uid > 0: the worker switches to uid
+                                   and gid after its chroot (the caller
+                                   must be root); 0: keeps the caller's */
   bool test_hook;               /* only with WG_TEST_HOOKS: see worker.c */
+  bool standby;                 /* keep a spare worker spawned ahead and
+                                   reap retired ones in a helper thread
+                                   (workerpool.c); off: the requests do */
 } wg_workers_config;
 
 typedef struct wg_workers wg_workers;
@@ -86,6 +97,7 @@ void wg_workers_feature_names(unsigned features,
 
 typedef struct wg_workers_stats {
   uint64_t spawned, recycled, crashed, timeouts_killed;
+  uint64_t standby_used;        /* replacements that found a spare ready */
   uint32_t count;
 } wg_workers_stats;
 void wg_workers_get_stats(wg_workers *p, wg_workers_stats *out);
@@ -101,8 +113,10 @@ typedef enum wg_worker_outcome {
 
 /* Runs req in a worker as wg_exec_run would in this thread. module_key
 ** identifies req->module's bytes (e.g. "sha256:<hex>"); workers cache
-** modules by it. req->dirs must use host_fd (host_path NULL); stdin_fd,
-** stdout_fd and stderr_fd must be -1. Blocks until a worker is free. */
+** modules by it. req->dirs must use host_fd (host_path NULL), at most
+** 64; stdin_fd, stdout_fd and stderr_fd may be host fds (-1: stdin_bytes
+** or empty, and captured output). Reference arguments must be null.
+** Blocks until a worker is free. */
 wg_err wg_workers_run(wg_workers *p, const char *module_key,
                       const wg_exec_request *req, wg_exec_result *res,
                       wg_worker_outcome *outcome);

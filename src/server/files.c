@@ -96,9 +96,11 @@ static bool write_all(int fd, const char *p, size_t n) {
   return true;
 }
 
-/* Creates path (checked) below dirfd with content. */
+/* Creates path (checked) below dirfd with content, directories and file
+** owned by uid/gid ((uid_t)-1: unchanged). */
 static bool put_file(int dirfd, const char *path, const char *content,
-                     size_t len, char *why, size_t whysize) {
+                     size_t len, uid_t uid, gid_t gid, char *why,
+                     size_t whysize) {
   char comp[4096];
   int dir = dup(dirfd);
   const char *p = path;
@@ -114,12 +116,12 @@ static bool put_file(int dirfd, const char *path, const char *content,
                  : -1;
     close(dir);
     dir = sub;
-    ok = dir >= 0;
+    ok = dir >= 0 && fchown(dir, uid, gid) == 0;
   }
   int fd = ok ? openat(dir, p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
                                    O_CLOEXEC, 0600)
               : -1;
-  ok = fd >= 0 && write_all(fd, content, len);
+  ok = fd >= 0 && fchown(fd, uid, gid) == 0 && write_all(fd, content, len);
   if (!ok) {
     snprintf(why, whysize, "file '%.200s': %s", path,
              errno == EEXIST || errno == ENOTDIR
@@ -131,8 +133,9 @@ static bool put_file(int dirfd, const char *path, const char *content,
   return ok;
 }
 
-int srv_scratch_create(const char *root, json_t *files, char *dir,
-                       size_t dirsize, char *why, size_t whysize) {
+int srv_scratch_create(const char *root, json_t *files, uid_t uid,
+                       gid_t gid, char *dir, size_t dirsize, char *why,
+                       size_t whysize) {
   if (snprintf(dir, dirsize, "%s/x-XXXXXX", root) >= (int)dirsize) {
     snprintf(why, whysize, "scratch path too long");
     return -1;
@@ -141,6 +144,11 @@ int srv_scratch_create(const char *root, json_t *files, char *dir,
     snprintf(why, whysize, "cannot create a scratch directory: %s",
              strerror(errno));
     dir[0] = 0;
+    return -1;
+  }
+  if (chown(dir, uid, gid) != 0) {
+    snprintf(why, whysize, "cannot give the scratch directory to its "
+             "worker: %s", strerror(errno));
     return -1;
   }
   if (!files || json_object_size(files) == 0) return 0;
@@ -154,7 +162,7 @@ int srv_scratch_create(const char *root, json_t *files, char *dir,
   int rc = 0;
   json_object_foreach(files, path, v) {
     if (!put_file(dfd, path, json_string_value(v), json_string_length(v),
-                  why, whysize)) {
+                  uid, gid, why, whysize)) {
       rc = 1;
       break;
     }

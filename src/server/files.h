@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "wasmgate/error.h"
 
@@ -22,11 +23,14 @@ typedef struct srv_files_limits {
 bool srv_files_check(json_t *files, const srv_files_limits *lim, char *why,
                      size_t whysize);
 /* Creates a fresh directory below root (its path into dir) and writes the
-** checked files into it. Returns 0, 1 when a file could not be created
-** (a client error, why says which: e.g. "a" and "a/b"), or -1 on a server
-** error. dir is set (to be removed) whenever it was created. */
-int srv_scratch_create(const char *root, json_t *files, char *dir,
-                       size_t dirsize, char *why, size_t whysize);
+** checked files into it, everything owned by uid/gid (the worker process
+** that will use it; (uid_t)-1 and (gid_t)-1: the server's own). Returns 0,
+** 1 when a file could not be created (a client error, why says which:
+** e.g. "a" and "a/b"), or -1 on a server error. dir is set (to be
+** removed) whenever it was created. */
+int srv_scratch_create(const char *root, json_t *files, uid_t uid,
+                       gid_t gid, char *dir, size_t dirsize, char *why,
+                       size_t whysize);
 /* Removes dir and everything in it, never following symbolic links. */
 void srv_scratch_remove(const char *dir);
 /* Creates the scratch root, emptying what an earlier run left there. */

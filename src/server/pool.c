@@ -1,6 +1,12 @@
 /*
 ** The executor pool (pool.h): a ring buffer of jobs under one mutex, one
 ** condition variable for the workers and one for srv_pool_drain.
+**
+** On the request path the lock is held for a few instructions, and a
+** worker is woken after the submitter let go of it (a thread woken while
+** the lock is still held would only block on it again: two more futex
+** calls per job). srv_pool_drain is told about finished jobs only while
+** someone waits in it.
 */
 #include <pthread.h>
 #include <string.h>
@@ -23,6 +29,7 @@ struct srv_pool {
   uint32_t cap, head, count;    /* count: queued jobs */
   uint32_t reserved;            /* slots reserved, not yet submitted */
   uint32_t active;              /* jobs running */
+  uint32_t draining;            /* threads waiting in srv_pool_drain */
   bool stop;
   uint32_t nthreads;            /* started */
   uint32_t threads_alloc;       /* length of threads */
@@ -43,7 +50,7 @@ static void *worker(void *arg) {
     j.fn(j.arg);
     pthread_mutex_lock(&p->lock);
     p->active--;
-    pthread_cond_broadcast(&p->idle);
+    if (p->draining) pthread_cond_broadcast(&p->idle);
   }
   pthread_mutex_unlock(&p->lock);
   return NULL;
@@ -94,8 +101,8 @@ void srv_pool_submit(srv_pool *p, srv_job_fn fn, void *arg) {
   p->reserved--;
   p->ring[(p->head + p->count) % p->cap] = (job){fn, arg};
   p->count++;
-  pthread_cond_signal(&p->work);
   pthread_mutex_unlock(&p->lock);
+  pthread_cond_signal(&p->work);
 }
 
 uint32_t srv_pool_queued(srv_pool *p) {
@@ -116,6 +123,7 @@ uint32_t srv_pool_threads(srv_pool *p) { return p->nthreads; }
 
 bool srv_pool_drain(srv_pool *p, uint64_t deadline_ns) {
   pthread_mutex_lock(&p->lock);
+  p->draining++;
   while (p->count + p->active + p->reserved > 0 &&
          srv_now_ns() < deadline_ns) {
     struct timespec ts;
@@ -128,6 +136,7 @@ bool srv_pool_drain(srv_pool *p, uint64_t deadline_ns) {
     pthread_cond_timedwait(&p->idle, &p->lock, &ts);
   }
   bool idle = p->count + p->active + p->reserved == 0;
+  p->draining--;
   pthread_mutex_unlock(&p->lock);
   return idle;
 }

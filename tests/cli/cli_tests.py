@@ -11,6 +11,12 @@ stderr (exactly, or by a pattern where a guest's code offsets show), and
 for the file-system cases that nothing outside the preopened directory
 changed. Cases marked "walk" are registered twice by CMake: as is, and with
 WASMGATE_NO_OPENAT2=1 (the portable path walk instead of openat2).
+
+With WG_CLI_ISOLATION=process in the environment every `wasmgate run`
+gets `--isolation process` first (unless it names --isolation itself):
+CMake registers each case a second time that way, as cli-process/<case>,
+so the whole suite checks that a confined worker process gives the same
+exit status, output and errors as a run in-process.
 """
 import hashlib
 import json
@@ -56,9 +62,19 @@ class Result:
                    self.err[:2000]))
 
 
+def isolation_args(args):
+    """["--isolation", "process"] in the cli-process/* runs, unless args
+    choose the isolation themselves."""
+    if os.environ.get("WG_CLI_ISOLATION") != "process":
+        return []
+    if any(str(a).startswith("--isolation") for a in args):
+        return []
+    return ["--isolation", "process"]
+
+
 def run(*args, stdin=b"", env=None, cwd=None, timeout=60):
     """Runs `wasmgate run ARGS...`; stdin is bytes (default: empty)."""
-    cmd = [WASMGATE, "run"] + [str(a) for a in args]
+    cmd = [WASMGATE, "run"] + isolation_args(args) + [str(a) for a in args]
     e = dict(os.environ)
     e["WG_HOST_ONLY"] = "must-not-leak"
     if env:
@@ -787,6 +803,88 @@ def _usage_unknown():
           err="wasmgate run: --fuel needs a value (N)\n")
 
 
+@case("usage-isolation")
+def _usage_isolation():
+    for bad in ("proc", "", "Process", "threads"):
+        check(run("--isolation", bad, guest("spin")), 2, out="",
+              err="wasmgate run: --isolation: '%s' is not process or "
+                  "thread\n" % bad)
+    check(run("--isolation=none", guest("spin")), 2, out="",
+          err="wasmgate run: --isolation: 'none' is not process or thread\n")
+    check(run("--isolation"), 2, out="",
+          err="wasmgate run: --isolation needs a value (MODE)\n")
+
+
+def hooks_built():
+    return os.environ.get("WG_TEST_HOOKS_BUILT") == "1"
+
+
+@case("isolation-json-same")
+def _isolation_json_same():
+    # the same run in-process and in a worker: the same object but for time
+    with Scratch() as t:
+        write(os.path.join(t, "in.txt"), "x\ny\n")
+        objs = []
+        for mode in ("thread", "process"):
+            r = run("--isolation", mode, "--json", "--fuel", "100000000",
+                    "--stdin", os.path.join(t, "in.txt"), guest("filter"))
+            check(r, 0, err="")
+            j = json_of(r)
+            del j["wall_ms"]
+            objs.append(j)
+        check_eq(objs[1], objs[0], "--json object in a worker")
+        check_eq(objs[0]["stdout"], "1: X\n2: Y\n", "stdout")
+
+
+@case("isolation-forbidden-call")
+def _isolation_forbidden():
+    # the worker test hook makes the worker itself open /etc/passwd: the
+    # seccomp filter kills it, and the run is an error (exit status 1)
+    r = run("--isolation", "process", "--env", "WASMGATE_TEST_FORBIDDEN=open",
+            guest("exitcode"), "0", env={"WASMGATE_TEST_WORKER_HOOK": "1"})
+    if not hooks_built():
+        check(r, 0, out="bye\n", err="")   # no hook: the guest just ran
+        return
+    check(r, 1, out="",
+          err="%s: error: the worker process running this execution was "
+              "killed by signal 31 (SIGSYS: a forbidden system call)\n"
+              % guest("exitcode"))
+    # without the variable the hook stays off, even in a hooked build
+    check(run("--isolation", "process", "--env",
+              "WASMGATE_TEST_FORBIDDEN=open", guest("exitcode"), "0"),
+          0, out="bye\n", err="")
+
+
+@case("isolation-timeout-blocked-read")
+def _isolation_blocked_read():
+    # in-process, a guest blocked reading a pipe outlives --timeout until
+    # the read returns; a worker is killed one second after the deadline
+    cmd = [WASMGATE, "run", "--isolation", "process", "--timeout", "200ms",
+           "--stdin", "-", guest("filter")]
+    rfd, wfd = os.pipe()           # the write end stays open: no EOF
+    try:
+        p = subprocess.Popen(cmd, stdin=rfd, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        os.close(rfd)
+        rfd = -1
+        try:
+            out, err = p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            raise Failure("no result after 30 s: " + " ".join(cmd))
+    finally:
+        if rfd >= 0:
+            os.close(rfd)
+        os.close(wfd)
+    r = Result(cmd, p)
+    r.out, r.err = out, err
+    check(r, 137, out="",
+          err="wasmgate: limit exceeded: timeout (--timeout 200ms): "
+              "wall-clock timeout (the worker did not stop within 1000 ms "
+              "of the deadline and was killed)\n")
+
+
 @case("usage-no-module")
 def _usage_no_module():
     check(run("--json"), 2, out="",
@@ -914,6 +1012,34 @@ def _usage_stdin():
               err="wasmgate run: --stdin: '%s' is a directory\n" % t)
 
 
+@case("startup-libraries")
+def _startup_libraries():
+    """`wasmgate run` opens none of the server's libraries (issue 4, start-
+    up): they are loaded on first use (src/base/dl.h). LD_DEBUG=files logs
+    every object the dynamic loader opens, at start-up or later."""
+    server_only = ("libcurl.", "libmicrohttpd.", "libcrypto.", "libssl.",
+                   "libsqlite3.", "libgnutls.")
+    with Scratch() as t:
+        for args in ((guest("exitcode"), "0"),
+                     ("--json", guest("exitcode"), "0")):
+            log = os.path.join(t, "ld")
+            r = run(*args, env={"LD_DEBUG": "files", "LD_DEBUG_OUTPUT": log})
+            check(r, 0, err="")
+            text = ""
+            for name in os.listdir(t):
+                with open(os.path.join(t, name), errors="replace") as f:
+                    text += f.read()
+                os.unlink(os.path.join(t, name))
+            opened = set(re.findall(r"\bfile=(\S+)", text))
+            if not any(os.path.basename(o).startswith("libc.") for o in opened):
+                raise Failure("LD_DEBUG=files logged no libc: %r" % text[:500])
+            bad = sorted(o for o in opened
+                         if os.path.basename(o).startswith(server_only))
+            if bad:
+                raise Failure("`wasmgate run %s` opened %s"
+                              % (" ".join(args[:-2]), ", ".join(bad)))
+
+
 @case("help")
 def _help():
     r = run("--help")
@@ -922,7 +1048,7 @@ def _help():
     text = r.out.decode()
     for opt in ("--dir", "--env", "--fuel", "--max-memory", "--timeout",
                 "--stdin", "--invoke", "--json", "--max-fds", "--max-write",
-                "--max-output"):
+                "--max-output", "--isolation"):
         if "\n  %s" % opt not in text:
             raise Failure("--help does not list " + opt)
 

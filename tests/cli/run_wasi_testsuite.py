@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs one test of the official WASI testsuite through `wasmgate run`.
 
-    run_wasi_testsuite.py [--timeout S] WASMGATE TEST.wasm
+    run_wasi_testsuite.py [--timeout S] [--isolation MODE] WASMGATE TEST.wasm
 
 Follows the adapter contract of shared/wasi-testsuite/README.md: TEST.json
 (if present) gives args, env, root, exit_code, stdout, stderr. The root
@@ -10,6 +10,9 @@ fixture is copied into a fresh scratch directory and preopened as "/" with
 the one upstream's wasmtime adapter builds:
 
     wasmgate run [--env K=V]... [--dir COPY::/] TEST.wasm ARGS...
+
+With --isolation MODE the command starts `wasmgate run --isolation MODE`
+(process: the test runs in a seccomp-filtered worker process).
 
 stdin is empty (a closed pipe), stdout and stderr are captured. The test
 passes when the exit status equals exit_code and stdout/stderr start with
@@ -34,7 +37,7 @@ def copy_fixture(src, dst):
                 os.chmod(p, 0o644)
 
 
-def run_test(wasmgate, wasm, timeout):
+def run_test(wasmgate, wasm, timeout, isolation=None):
     spec = {}
     base = wasm[:-len(".wasm")]
     if os.path.exists(base + ".json"):
@@ -45,6 +48,8 @@ def run_test(wasmgate, wasm, timeout):
     if unknown:
         return False, "unsupported spec keys: %s" % sorted(unknown)
     cmd = [wasmgate, "run"]
+    if isolation:
+        cmd += ["--isolation", isolation]
     for k, v in spec.get("env", {}).items():
         cmd += ["--env", "%s=%s" % (k, v)]
     scratch = tempfile.mkdtemp(prefix="wg-cli-wasi-")
@@ -93,10 +98,14 @@ def main(argv):
     if args[:1] == ["--timeout"]:
         timeout = float(args[1])
         args = args[2:]
+    isolation = None
+    if args[:1] == ["--isolation"] and len(args) > 1:
+        isolation = args[1]
+        args = args[2:]
     if len(args) != 2:
         sys.exit(__doc__)
     wasmgate, wasm = args
-    ok, why = run_test(wasmgate, wasm, timeout)
+    ok, why = run_test(wasmgate, wasm, timeout, isolation)
     print("%s %s%s" % ("PASS" if ok else "FAIL", os.path.basename(wasm),
                        "" if ok else ": " + why))
     return 0 if ok else 1

@@ -282,12 +282,48 @@ static void run_and_result_codecs(void **state) {
     part.len = cut;
     assert_int_not_equal(wgw_decode_run(&part, fds, 2, &run), WG_OK);
   }
-  /* a host path, or a host stdio fd, cannot go to a worker */
+  /* a host path cannot go to a worker, nor a non-null reference */
   dirs[0].host_path = "/tmp";
   assert_int_equal(wgw_encode_run(&b, "k", &q), WG_EINVAL);
   dirs[0].host_path = NULL;
-  q.stdout_fd = 1;
+  args[0] = (wg_val){.type = WG_FUNCREF, .of.ref = 0x1234};
   assert_int_equal(wgw_encode_run(&b, "k", &q), WG_EINVAL);
+  args[0].of.ref = 0;
+  /* host stdio fds travel after the directories' (stdin only without
+  ** stdin_bytes) */
+  q.stdin_fd = 0;
+  q.stdout_fd = 1;
+  q.stderr_fd = -1;
+  int sent[WGW_MAX_RUN_FDS];
+  assert_int_equal(wgw_run_fds(&q, sent), 3);
+  assert_int_equal(sent[2], 1);
+  assert_int_equal(wgw_encode_run(&b, "k", &q), WG_OK);
+  wg_buf_reset(&payload);
+  wg_buf_append(&payload, b.data + WGF_HEADER, b.len - WGF_HEADER);
+  int got3[3] = {15, 16, 17};
+  assert_int_equal(wgw_decode_run(&payload, got3, 2, &run), WG_EINVAL);
+  assert_int_equal(wgw_decode_run(&payload, got3, 3, &run), WG_OK);
+  assert_int_equal(run.req.stdin_fd, -1);
+  assert_int_equal(run.req.stdout_fd, 17);
+  assert_int_equal(run.req.stderr_fd, -1);
+  assert_int_equal(run.req.invoke_args[0].type, WG_FUNCREF);
+  assert_true(run.req.invoke_args[0].of.ref == 0);
+  wgw_run_free(&run);
+  q.stdin_bytes = NULL;
+  q.stderr_fd = 2;
+  assert_int_equal(wgw_run_fds(&q, sent), 5);
+  assert_int_equal(sent[2], 0);
+  assert_int_equal(sent[4], 2);
+  assert_int_equal(wgw_encode_run(&b, "k", &q), WG_OK);
+  wg_buf_reset(&payload);
+  wg_buf_append(&payload, b.data + WGF_HEADER, b.len - WGF_HEADER);
+  int got5[5] = {15, 16, 17, 18, 19};
+  assert_int_equal(wgw_decode_run(&payload, got5, 5, &run), WG_OK);
+  assert_int_equal(run.req.stdin_fd, 17);
+  assert_null(run.req.stdin_bytes);
+  assert_int_equal(run.req.stdout_fd, 18);
+  assert_int_equal(run.req.stderr_fd, 19);
+  wgw_run_free(&run);
 
   wg_exec_result res;
   memset(&res, 0, sizeof res);
@@ -299,8 +335,12 @@ static void run_and_result_codecs(void **state) {
   res.out_len = 12;
   res.err = (uint8_t *)"";
   res.err_truncated = true;
-  res.nresults = 1;
+  res.nresults = 3;
   res.results[0] = (wg_val){.type = WG_I64, .of.i64 = 99};
+  res.results[1] = (wg_val){.type = WG_V128,
+                            .of.v128 = {0x0102030405060708ull,
+                                        0x1112131415161718ull}};
+  res.results[2] = (wg_val){.type = WG_EXTERNREF, .of.ref = 0xdead};
   res.fuel_used = 1000;
   res.peak_memory_bytes = 65536;
   assert_int_equal(wgw_encode_result(&b, WG_OK, &res, 4096, 77), WG_OK);
@@ -319,8 +359,13 @@ static void run_and_result_codecs(void **state) {
   assert_memory_equal(got.out, "stdout\0bytes", 12);
   assert_int_equal(got.err_len, 0);
   assert_true(got.err_truncated);
-  assert_int_equal(got.nresults, 1);
+  assert_int_equal(got.nresults, 3);
   assert_true(got.results[0].of.i64 == 99);
+  /* v128 whole; a reference only as null or not */
+  assert_true(got.results[1].of.v128[0] == 0x0102030405060708ull);
+  assert_true(got.results[1].of.v128[1] == 0x1112131415161718ull);
+  assert_int_equal(got.results[2].type, WG_EXTERNREF);
+  assert_true(got.results[2].of.ref == 1);
   assert_int_equal(rss, 4096);
   assert_int_equal(cpu, 77);
   wg_exec_result_free(&got);
