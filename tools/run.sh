@@ -4,6 +4,8 @@
 # on the embedded defaults: 127.0.0.1:8080 and ./wasmgate-data).
 #   bash tools/run.sh                      # wasmgate serve
 #   bash tools/run.sh run module.wasm      # any wasmgate subcommand
+#   bash tools/run.sh --model m.gguf       # serve options alone: `serve ...`
+#                                          # (here a local model, "m")
 # Setup and build output go to stderr; stdout is wasmgate's own.
 set -euo pipefail
 
@@ -22,7 +24,7 @@ cmake --build build --target wasmgate >&2
 # src/cli may place the binary at the top of build/ or beside its sources.
 bin=build/wasmgate
 [[ -x $bin ]] || bin=build/src/cli/wasmgate
-if (($# == 0)); then
-  set -- serve
+if (($# == 0)) || [[ $1 == --* && $1 != --help ]]; then
+  set -- serve "$@"
 fi
 exec "$bin" "$@"

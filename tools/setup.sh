@@ -18,6 +18,8 @@ PACKAGES=(
   libpcre2-dev libseccomp-dev zlib1g-dev
   # test and benchmark tools
   valgrind wrk hyperfine time python3
+  # the tiny test model's generator (tests/llm/make_tiny_model.py)
+  python3-numpy git
 )
 
 missing=()
@@ -58,10 +60,46 @@ openai_sdk() {
   }
 }
 
+# llama.cpp for the gateway's local provider and WASI-NN (issue 8), in
+# deps/llama (git-ignored): the prebuilt shared objects of
+# @node-llama-cpp/linux-x64 and, from node-llama-cpp's source bundle
+# (llama.cpp v0.5.0), only the headers, gguf-py and one vocab-only GGUF.
+# Both pinned by deps/llama/package-lock.json; --ignore-scripts: the
+# package's postinstall (which would download or build) never runs.
+# `npm install --no-save` rather than `npm ci`: the lock holds only the
+# linux-x64 package of node-llama-cpp's 14 optional platform packages, and
+# npm ci refuses a lock without the others. Without node/npm the local
+# provider is left out (the build and tests say so).
+llama_deps() {
+  local dir bundle
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/deps/llama"
+  bundle="$dir/node_modules/node-llama-cpp/llama/gitRelease.bundle"
+  if [[ ! -f "$dir/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libllama.v0.5.0.so" ||
+        ! -f "$bundle" ]]; then
+    if ! command -v npm >/dev/null 2>&1; then
+      echo "setup: npm not found; the local LLM provider will be disabled"
+      return
+    fi
+    (cd "$dir" && npm install --ignore-scripts --omit=optional --no-save \
+       --no-audit --no-fund --silent) || {
+      echo "setup: npm install in deps/llama failed" >&2
+      exit 1
+    }
+  fi
+  if [[ ! -f "$dir/src/include/llama.h" ]]; then
+    rm -rf "$dir/src"
+    git clone -q --no-checkout "$bundle" "$dir/src"
+    git -C "$dir/src" sparse-checkout set --no-cone /include/ \
+      /ggml/include/ /gguf-py/ /models/ggml-vocab-llama-spm.gguf
+    git -C "$dir/src" checkout -q
+  fi
+}
+
 if ((${#missing[@]} == 0)); then
   echo "setup: all ${#PACKAGES[@]} packages present"
   opa_js
   openai_sdk
+  llama_deps
   exit 0
 fi
 
@@ -83,3 +121,4 @@ export DEBIAN_FRONTEND=noninteractive
 echo "setup: done"
 opa_js
 openai_sdk
+llama_deps

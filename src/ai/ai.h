@@ -121,6 +121,14 @@ typedef struct ai_deployment {
   uint32_t first_byte_timeout_ms;  /* request sent -> first body byte */
   uint32_t idle_timeout_ms;        /* between two body pieces */
   uint32_t max_retries;            /* on this deployment, after the first */
+  /* provider "local" (local.c): a GGUF model run in this process. */
+  char model_path[AI_URL_MAX];     /* the GGUF file */
+  uint32_t ctx_size;               /* tokens per slot (0: the model's) */
+  uint32_t threads;                /* per slot (0: online cores - 1) */
+  uint32_t slots;                  /* generations at once (>= 1) */
+  uint32_t queue;                  /* waiting requests beyond slots (0: none) */
+  uint32_t queue_timeout_ms;       /* longest wait for a slot */
+  struct ai_local *local;          /* run-time: model, runner threads */
   char id[AI_NAME_MAX + 16];       /* "<model>/<n>": metrics, audit */
   /* Run-time state. */
   const struct ai_provider *prov;
@@ -236,6 +244,39 @@ void ai_call_unpause(ai_call *c);
 void ai_call_release(ai_call *c);
 /* Monotonic milliseconds, the clock of breakers and deadlines. */
 uint64_t ai_now_ms(void);
+
+/* ------------------------------------------------------------------ */
+/* Local deployments (local.c)                                         */
+
+/* provider "local": a model run in this process by llama.cpp (llm.h).
+** ai_call_start hands a call for a local model to the deployment's
+** runner threads (one per slot), which answer through the same
+** ai_call_ops with OpenAI-format bytes: one chat.completion body, or
+** chat.completion.chunk events (usage chunk when stream_options asks)
+** and [DONE]. Request errors come back as AI_UPSTREAM_ERROR with status
+** 400 and an OpenAI error body; a full queue, or no slot within
+** queue_timeout_ms, as AI_NO_DEPLOYMENT (rate_limited, retry_after_ms);
+** a client that closes its connection cancels the generation. */
+extern const ai_provider ai_local_provider;
+
+/* Loads the model of every local deployment and starts its threads;
+** err names the deployment and the file on failure. */
+wg_err ai_local_open_all(ai_router *r, wg_error *err);
+/* Cancels every local call (their on_done runs), joins the threads and
+** frees the models. */
+void ai_local_stop_all(ai_router *r);
+/* The local deployment serving model, or NULL (a local model has one
+** deployment). */
+ai_deployment *ai_local_find(ai_router *r, const char *model);
+
+typedef struct ai_local_job ai_local_job;
+/* engine.c's side of a local call (see ai_call_start). */
+wg_err ai_local_start(ai_deployment *d, const ai_call_spec *spec,
+                      const ai_call_ops *ops, void *user,
+                      ai_local_job **out);
+void ai_local_cancel(ai_local_job *j);
+void ai_local_unpause(ai_local_job *j);
+void ai_local_release(ai_local_job *j);
 /* Counts for /metrics. */
 uint64_t ai_engine_active(ai_engine *e);
 

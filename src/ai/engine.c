@@ -46,6 +46,7 @@ struct ai_call {
   atomic_bool finished;         /* on_done ran */
   ai_thread *t;
   ai_engine *e;
+  ai_local_job *local;          /* a local model's call (local.c) */
   const ai_call_ops *ops;
   void *user;
   char model[AI_NAME_MAX];
@@ -120,6 +121,7 @@ static uint64_t rnd64(void) {
 
 static void call_unref(ai_call *c) {
   if (atomic_fetch_sub(&c->refs, 1) != 1) return;
+  if (c->local) ai_local_release(c->local);
   wg_buf_free(&c->body);
   wg_buf_free(&c->req);
   wg_buf_free(&c->errbody);
@@ -540,6 +542,7 @@ fail:
 
 void ai_engine_free(ai_engine *e) {
   if (!e) return;
+  ai_local_stop_all(e->router);
   for (uint32_t i = 0; i < e->n; i++) {
     ai_thread *t = &e->t[i];
     if (t->started) {
@@ -564,6 +567,16 @@ wg_err ai_call_start(ai_engine *e, const ai_call_spec *spec,
   }
   ai_call *c = wg_new(ai_call);
   if (!c) return WG_ENOMEM;
+  ai_deployment *ld = ai_local_find(e->router, spec->model);
+  if (ld) {   /* run here by llama.cpp, not over HTTP (local.c) */
+    atomic_init(&c->refs, 1);
+    c->e = e;
+    c->client_fd = -1;
+    wg_err le = ai_local_start(ld, spec, ops, user, &c->local);
+    if (le) call_unref(c);
+    else *out = c;
+    return le;
+  }
   atomic_init(&c->refs, 2);
   c->e = e;
   c->ops = ops;
@@ -595,12 +608,20 @@ wg_err ai_call_start(ai_engine *e, const ai_call_spec *spec,
 }
 
 void ai_call_cancel(ai_call *c) {
+  if (c->local) {
+    ai_local_cancel(c->local);
+    return;
+  }
   if (atomic_load(&c->finished)) return;
   atomic_store(&c->cancel_req, true);
   curl_multi_wakeup(c->t->multi);
 }
 
 void ai_call_unpause(ai_call *c) {
+  if (c->local) {
+    ai_local_unpause(c->local);
+    return;
+  }
   if (atomic_load(&c->finished)) return;
   atomic_store(&c->unpause_req, true);
   curl_multi_wakeup(c->t->multi);

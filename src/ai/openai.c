@@ -42,7 +42,8 @@ static bool openai_headers(const ai_deployment *d, struct curl_slist **h) {
 static const ai_provider openai_provider = {"openai", openai_chat_url,
                                             openai_headers};
 
-static const ai_provider *const providers[] = {&openai_provider};
+static const ai_provider *const providers[] = {&openai_provider,
+                                               &ai_local_provider};
 
 const ai_provider *ai_provider_find(const char *name) {
   for (size_t i = 0; i < sizeof providers / sizeof providers[0]; i++) {

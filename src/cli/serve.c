@@ -30,17 +30,21 @@ static bool opt_value(int argc, char **argv, int *i, const char *name,
 static void serve_usage(FILE *out) {
   fprintf(out,
           "usage: wasmgate serve [--config FILE] [--listen HOST:PORT] "
-          "[--data-dir DIR]\n\n"
+          "[--data-dir DIR]\n"
+          "                      [--model FILE.gguf]\n\n"
           "Runs the multi-tenant sandbox API. Without a config file it "
           "listens on\n127.0.0.1:8080 and keeps its state in "
           "./wasmgate-data. The admin key comes\nfrom WASMGATE_ADMIN_KEY "
           "(else one is generated at the first start and printed\nonce). "
           "SIGHUP reloads the config, SIGTERM stops gracefully.\n"
+          "--model serves a GGUF model in this process (llama.cpp) as the "
+          "model named\nafter the file (tiny.gguf: \"tiny\") at "
+          "POST /v1/chat/completions.\n"
           "See config/wasmgate.example.yaml for every setting.\n");
 }
 
 int cmd_serve(int argc, char **argv) {
-  wg_serve_opts o = {NULL, NULL, NULL};
+  wg_serve_opts o = {NULL, NULL, NULL, NULL};
   for (int i = 1; i < argc; i++) {
     const char *v = NULL;
     const char **dst = NULL;
@@ -51,6 +55,7 @@ int cmd_serve(int argc, char **argv) {
     if (opt_value(argc, argv, &i, "--config", &v)) dst = &o.config_path;
     else if (opt_value(argc, argv, &i, "--listen", &v)) dst = &o.listen;
     else if (opt_value(argc, argv, &i, "--data-dir", &v)) dst = &o.data_dir;
+    else if (opt_value(argc, argv, &i, "--model", &v)) dst = &o.model;
     if (!dst || !v || !*v) {
       fprintf(stderr, dst ? "wasmgate serve: %s needs a value\n"
                           : "wasmgate serve: unknown argument '%s'\n",

@@ -17,6 +17,7 @@ typedef struct wg_serve_opts {
   const char *config_path;   /* --config FILE */
   const char *listen;        /* --listen HOST:PORT */
   const char *data_dir;      /* --data-dir DIR */
+  const char *model;         /* --model FILE.gguf: a local deployment */
 } wg_serve_opts;
 
 /* Runs the server until SIGTERM or SIGINT, then shuts down gracefully.
