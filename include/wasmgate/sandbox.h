@@ -59,6 +59,18 @@ typedef struct wg_exec_dir {
                                  (borrowed; duplicated for the run) */
 } wg_exec_dir;
 
+/* Another host module linked beside WASI (WASI-NN, wasmgate/nn.h): imports
+** of modules other than wasi_snapshot_preview1 go to resolve(user, ...);
+** bind(user, store, deadline_ms) is called with the run's store before the
+** module is instantiated (deadline_ms: the wall-clock limit as monotonic
+** ms, 0: none) and with NULL once the run is over. In-process runs only
+** (wg_exec_run); a worker process has no such module. */
+typedef struct wg_exec_host {
+  wg_resolver resolve;
+  void (*bind)(void *user, wg_store *s, uint64_t deadline_ms);
+  void *user;
+} wg_exec_host;
+
 typedef struct wg_exec_request {
   wg_module *module;          /* validated; the run takes its own reference */
   const char *function;       /* NULL: "_start" (WASI command) */
@@ -75,6 +87,7 @@ typedef struct wg_exec_request {
   const wg_val *invoke_args;  /* for a non-_start function */
   size_t ninvoke_args;
   wg_exec_limits limits;
+  const wg_exec_host *host;   /* NULL: WASI only */
 } wg_exec_request;
 
 typedef struct wg_exec_result {

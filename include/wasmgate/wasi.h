@@ -127,6 +127,11 @@ void wg_wasi_bind_store(wg_wasi *w, wg_store *s);
 wg_err wg_wasi_resolve(void *user, wg_name module, wg_name name,
                        const wg_externtype *type, wg_extern *out);
 
+/* Imports of every other module go to next(user, ...) instead of failing
+** with WG_EUNKNOWNIMPORT (NULL: none), also in wg_wasi_run: how another
+** host module (WASI-NN, nn.h) is linked beside WASI. */
+void wg_wasi_set_next(wg_wasi *w, wg_resolver next, void *user);
+
 /* Number of functions in the import table, and the name and signature of
 ** function i (signature as "iIi:i": i = i32, I = i64, params ':' results). */
 size_t wg_wasi_func_count(void);

@@ -2,7 +2,9 @@
 ** wasmgate run [OPTIONS] FILE.wasm [ARGS...]
 **
 ** Runs one module through the sandbox executor (wg_exec_run, sandbox.h),
-** under every limit, in this process. By default it runs the WASI command
+** under every limit, in this process; with --isolation process in a
+** confined worker process instead (run_isolated.c: the same request,
+** result, output and exit status). By default it runs the WASI command
 ** export "_start" with the guest argv [basename of FILE.wasm, ARGS...];
 ** --invoke FUNC calls the export FUNC instead, with ARGS parsed by FUNC's
 ** parameter types, and prints each result on its own line.
@@ -81,6 +83,7 @@
 
 #include "base/alloc.h"
 #include "cli/cli.h"
+#include "wasmgate/nn.h"
 #include "wasmgate/sandbox.h"
 #include "wasmgate/wasi.h"
 
@@ -122,6 +125,7 @@ typedef struct run_dir {
 typedef struct run_opts {
   const char *invoke;          /* export to call; NULL: _start */
   bool json;                   /* print one JSON object */
+  bool isolated;               /* --isolation process (run_isolated.c) */
   const char *stdin_path;      /* NULL: empty stdin; "-": fd 0 */
   wg_exec_limits limits;       /* 0 fields: the executor's defaults */
   const char *limit_text[RUN_NKINDS];   /* the value given, by kind */
@@ -130,6 +134,8 @@ typedef struct run_opts {
   size_t ndirs;
   const char **env;            /* argc entries, nenv used; "K=V" */
   size_t nenv;
+  const char **nn_preload;     /* argc entries, nnn used (checked) */
+  size_t nnn;
 } run_opts;
 
 /* Checks and stores one option's value; returns false after printing why. */
@@ -137,6 +143,7 @@ typedef bool (*run_setter)(run_opts *o, const char *opt, const char *val);
 
 static bool set_dir(run_opts *o, const char *opt, const char *val);
 static bool set_env(run_opts *o, const char *opt, const char *val);
+static bool set_nn_preload(run_opts *o, const char *opt, const char *val);
 static bool set_fuel(run_opts *o, const char *opt, const char *val);
 static bool set_max_memory(run_opts *o, const char *opt, const char *val);
 static bool set_timeout(run_opts *o, const char *opt, const char *val);
@@ -146,6 +153,7 @@ static bool set_json(run_opts *o, const char *opt, const char *val);
 static bool set_max_fds(run_opts *o, const char *opt, const char *val);
 static bool set_max_write(run_opts *o, const char *opt, const char *val);
 static bool set_max_output(run_opts *o, const char *opt, const char *val);
+static bool set_isolation(run_opts *o, const char *opt, const char *val);
 
 static const struct run_option {
   const char *name;
@@ -158,6 +166,9 @@ static const struct run_option {
      "      PATH means PATH::PATH; :ro forbids every write through it"},
     {"--env", "KEY=VALUE", set_env,
      "set a guest environment variable (none from the host otherwise)"},
+    {"--nn-preload", "NAME:GGML:AUTO:PATH", set_nn_preload,
+     "offer the GGUF model PATH to WASI-NN (wasi_ephemeral_nn) as NAME for\n"
+     "      load_by_name; loaded on first use; repeatable"},
     {"--fuel", "N", set_fuel,
      "stop after about N units of work (default: unmetered)"},
     {"--max-memory", "SIZE", set_max_memory,
@@ -176,6 +187,9 @@ static const struct run_option {
      "at most N open fds, stdio and preopens included (default: 1024)"},
     {"--max-write", "SIZE", set_max_write,
      "at most SIZE bytes written to files (default: unlimited)"},
+    {"--isolation", "MODE", set_isolation,
+     "thread: run the guest in this process (the default); process: in a\n"
+     "      confined worker process, as `wasmgate serve` does"},
     {"--max-output", "SIZE", set_max_output,
      "capture at most SIZE bytes of stdout and of stderr (default with\n"
      "      --json: 1MiB)"},
@@ -218,6 +232,16 @@ static bool set_json(run_opts *o, const char *opt, const char *val) {
   (void)opt;
   (void)val;
   o->json = true;
+  return true;
+}
+
+static bool set_isolation(run_opts *o, const char *opt, const char *val) {
+  if (strcmp(val, "process") && strcmp(val, "thread")) {
+    fprintf(stderr, "wasmgate run: %s: '%s' is not process or thread\n", opt,
+            val);
+    return false;
+  }
+  o->isolated = !strcmp(val, "process");
   return true;
 }
 
@@ -288,6 +312,32 @@ static bool set_env(run_opts *o, const char *opt, const char *val) {
   }
   o->env[o->nenv++] = val;
   return true;
+}
+
+/* Checks NAME:ENCODING:TARGET:PATH now (wg_nn_parse_preload's messages);
+** the host is built from the kept values in run_module. */
+static bool set_nn_preload(run_opts *o, const char *opt, const char *val) {
+  size_t n = strlen(val) + 1;
+  char *buf = wg_realloc_(NULL, 0, n);
+  if (!buf) {
+    fprintf(stderr, "wasmgate run: out of memory\n");
+    return false;
+  }
+  wg_nn_model_cfg m;
+  wg_error err;
+  wg_error_clear(&err);
+  bool ok = wg_nn_parse_preload(val, buf, n, &m, &err) == WG_OK;
+  if (!ok) fprintf(stderr, "wasmgate run: %s: %s\n", opt, err.message);
+  for (size_t i = 0; ok && i < o->nnn; i++) {
+    size_t len = strlen(m.name);
+    if (!strncmp(o->nn_preload[i], m.name, len) && o->nn_preload[i][len] == ':') {
+      fprintf(stderr, "wasmgate run: %s: model '%s' is given twice\n", opt, m.name);
+      ok = false;
+    }
+  }
+  wg_free(buf, n);
+  if (ok) o->nn_preload[o->nnn++] = val;
+  return ok;
 }
 
 /* A decimal unsigned number without sign or spaces; *end is where it
@@ -539,7 +589,8 @@ static bool run_opts_init(run_opts *o, int argc) {
   o->dirs = wg_new_array(wg_exec_dir, n);
   o->dir_copies = wg_new_array(run_dir, n);
   o->env = wg_new_array(const char *, n);
-  return o->dirs && o->dir_copies && o->env;
+  o->nn_preload = wg_new_array(const char *, n);
+  return o->dirs && o->dir_copies && o->env && o->nn_preload;
 }
 
 static void run_opts_free(run_opts *o, int argc) {
@@ -549,6 +600,7 @@ static void run_opts_free(run_opts *o, int argc) {
   if (o->dirs) wg_free_array(o->dirs, n);
   if (o->dir_copies) wg_free_array(o->dir_copies, n);
   if (o->env) wg_free_array(o->env, n);
+  if (o->nn_preload) wg_free_array(o->nn_preload, n);
 }
 
 /* ------------------------------------------------------------------ */
@@ -913,6 +965,37 @@ static int open_stdin(const char *path) {
   return fd;
 }
 
+static void run_nn_bind(void *user, wg_store *s, uint64_t deadline_ms) {
+  wg_nn_bind_store(user, s, deadline_ms);
+}
+
+/* WASI-NN for this run: a host offering the --nn-preload models, all of
+** them to the guest. CLI_EXIT_OK, or the exit status after printing why. */
+static int run_nn_setup(const run_opts *o, wg_nn_host **host, wg_nn **nn) {
+  if (!(*host = wg_nn_host_new(wg_nn_backend_llama(), NULL))) goto oom;
+  for (size_t i = 0; i < o->nnn; i++) {
+    size_t n = strlen(o->nn_preload[i]) + 1;
+    char *buf = wg_realloc_(NULL, 0, n);
+    if (!buf) goto oom;
+    wg_nn_model_cfg mc;
+    wg_error err;
+    wg_error_clear(&err);
+    wg_err e = wg_nn_parse_preload(o->nn_preload[i], buf, n, &mc, &err);
+    if (!e) e = wg_nn_host_add(*host, &mc, &err);
+    wg_free(buf, n);
+    if (e) {
+      fprintf(stderr, "wasmgate run: --nn-preload: %s\n", err.message);
+      return CLI_EXIT_USAGE;
+    }
+  }
+  wg_nn_config cfg = {.host = *host, .all_models = true};
+  if (!(*nn = wg_nn_new(&cfg))) goto oom;
+  return CLI_EXIT_OK;
+oom:
+  fprintf(stderr, "wasmgate run: out of memory\n");
+  return CLI_EXIT_FAIL;
+}
+
 static int run_module(const run_opts *o, const char *path, int nargs,
                       char **args) {
   int rc = CLI_EXIT_FAIL;
@@ -921,6 +1004,9 @@ static int run_module(const run_opts *o, const char *path, int nargs,
   const char **gargv = NULL;
   wg_val *vals = NULL;
   wg_module *m = NULL;
+  wg_nn_host *nn_host = NULL;
+  wg_nn *nn = NULL;
+  wg_exec_host nn_link;
 
   if (o->stdin_path && (stdin_fd = open_stdin(o->stdin_path)) < 0)
     return CLI_EXIT_USAGE;
@@ -939,6 +1025,20 @@ static int run_module(const run_opts *o, const char *path, int nargs,
                     "--invoke FUNC to call another export)\n", path);
     rc = CLI_EXIT_FAIL;
     goto done;
+  }
+  /* WASI-NN: with --nn-preload, or for a module that imports it (then
+  ** load_by_name finds nothing: errno 8) */
+  if (o->nnn || wg_nn_module_uses(m)) {
+    if (o->isolated) {
+      fprintf(stderr, "%s: error: WASI-NN (wasi_ephemeral_nn) is not available "
+                      "with --isolation process: a worker process cannot open "
+                      "model files\n", path);
+      rc = o->nnn ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+      goto done;
+    }
+    if ((rc = run_nn_setup(o, &nn_host, &nn)) != CLI_EXIT_OK) goto done;
+    rc = CLI_EXIT_FAIL;
+    nn_link = (wg_exec_host){wg_nn_resolve, run_nn_bind, nn};
   }
   gargv[0] = base_name(path);
   for (int i = 0; i < nargs; i++) gargv[i + 1] = args[i];
@@ -960,11 +1060,13 @@ static int run_module(const run_opts *o, const char *path, int nargs,
   req.invoke_args = vals;
   req.ninvoke_args = o->invoke ? (size_t)nargs : 0;
   req.limits = o->limits;
+  req.host = nn ? &nn_link : NULL;
 
   fflush(stdout);
   fflush(stderr);
   wg_exec_result res;
-  wg_err e = wg_exec_run(&req, &res);
+  wg_err e = o->isolated ? cli_run_isolated(&req, &res)
+                         : wg_exec_run(&req, &res);
   if (e != WG_OK && res.limit == WG_LIMIT_NONE) {
     /* it never ran: a link error, an unusable preopen, out of memory */
     fprintf(stderr, "%s: error: %s\n", path,
@@ -987,6 +1089,8 @@ static int run_module(const run_opts *o, const char *path, int nargs,
   wg_exec_result_free(&res);
 
 done:
+  wg_nn_free(nn);
+  wg_nn_host_free(nn_host);
   if (m) wg_module_release(m);
   if (gargv) wg_free_array(gargv, nargv);
   if (vals) wg_free_array(vals, nvals);

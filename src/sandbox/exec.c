@@ -180,6 +180,12 @@ wg_err wg_exec_run(const wg_exec_request *req, wg_exec_result *res) {
     watch.wasi = w;
     watching = wgs_watch_add(&watch) == WG_OK;
   }
+  if (req->host) {
+    wg_wasi_set_next(w, req->host->resolve, req->host->user);
+    if (req->host->bind)
+      req->host->bind(req->host->user, s,
+                      lim.timeout_ms ? (t0 + 999999u) / 1000000u + lim.timeout_ms : 0);
+  }
 
   wg_err e;
   unsigned wasi_limits;
@@ -214,6 +220,7 @@ wg_err wg_exec_run(const wg_exec_request *req, wg_exec_result *res) {
   res->err_len = res->err ? n : 0;
   res->err_truncated = cut;
 
+  if (req->host && req->host->bind) req->host->bind(req->host->user, NULL, 0);
   wg_store_free(s);
   wg_wasi_free(w);
   /* a guest that trapped still ran; only failures to start are errors */

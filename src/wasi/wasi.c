@@ -295,7 +295,9 @@ static bool functype_eq(const wg_functype *a, const wg_functype *b) {
 wg_err wg_wasi_resolve(void *user, wg_name module, wg_name name,
                        const wg_externtype *type, wg_extern *out) {
   wg_wasi *w = user;
-  if (!names_eq(module, WGI_MODULE)) return WG_EUNKNOWNIMPORT;
+  if (!names_eq(module, WGI_MODULE))
+    return w->next ? w->next(w->next_user, module, name, type, out)
+                   : WG_EUNKNOWNIMPORT;
   size_t lo = 0, hi = NIMPORTS;          /* the table is sorted by name */
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
@@ -387,3 +389,8 @@ unsigned wg_wasi_limits(const wg_wasi *w) { return w->limits; }
 uint64_t wg_wasi_bytes_written(const wg_wasi *w) { return w->written; }
 bool wg_wasi_uses_openat2(const wg_wasi *w) { return w->openat2; }
 void wg_wasi_cancel(wg_wasi *w) { atomic_store(&w->cancel, 1); }
+
+void wg_wasi_set_next(wg_wasi *w, wg_resolver next, void *user) {
+  w->next = next;
+  w->next_user = user;
+}

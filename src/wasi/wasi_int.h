@@ -188,6 +188,8 @@ struct wg_wasi {
   bool openat2;             /* resolve with openat2 */
   atomic_int cancel;
   wg_store *store;
+  wg_resolver next;         /* other import modules (wg_wasi_set_next) */
+  void *next_user;
   wg_func **funcs;          /* [wg_wasi_func_count()] made in store */
   struct wgi_binding *binds;/* [wg_wasi_func_count()] their user pointers */
 };
