@@ -18,13 +18,35 @@
 ** guardrails (it was when it came in).
 **
 ** Token limits (the tenant's quotas gateway_tokens_per_minute, a token
-** bucket, and gateway_tokens_per_day, per UTC day, kept in memory): a
+** bucket in memory, and gateway_tokens_per_day, per UTC day, a counter
+** in the store: it survives restarts; see "The daily budget" below): a
 ** request reserves an estimate, prompt characters / 4 + max_tokens (or
 ** max_completion_tokens), and is refused with 429 when it does not fit;
 ** on completion the reservation is settled to the upstream's usage (the
 ** estimate stays when a started answer reported none, nothing is
 ** counted when no upstream answer began). Every answer that got that far
 ** carries x-ratelimit-{limit,remaining,reset}-tokens.
+**
+** response_format (gw_format.h): json_object / json_schema answers are
+** checked when complete (choice 0's content, after redaction for
+** streams, as the upstream sent it otherwise); a failing answer is asked
+** again upstream up to gateway.response_format_retries times (default 1),
+** then the client gets 502 response_format_violation. A stream that asks
+** for a format is held back until it is complete and checked (no
+** partial JSON reaches the client, and a retry stays possible); it is
+** then relayed at once, so its first byte comes at the end. Tokens of
+** every attempt count.
+**
+** The chat policy (policy.chat, see policy.h) decides after the
+** guardrails and the session, before tokens are reserved. Its input:
+**   {"point":"chat","tenant","model","stream","messages":N,
+**    "message_bytes":N,"max_tokens":N|null,"response_format":KIND,
+**    "findings":[{"type":"pii","action":"redacted","count":N},
+**                {"type":"control_characters","action":"stripped"}]}
+** A denial is 403 policy_denied with its reasons; "limits" may lower
+** max_tokens (the request's max_tokens / max_completion_tokens, set when
+** absent) and max_request_tokens (the request's token estimate above it
+** is denied). The audit line names the policy and its version.
 **
 ** Answers echo the model name the client asked for (the public name),
 ** not the upstream's. A failure after the first streamed chunk becomes a
@@ -37,6 +59,8 @@
 #include "base/alloc.h"
 #include "server/audit.h"
 #include "server/gateway.h"
+#include "server/gw_format.h"
+#include "server/policy.h"
 #include "server/srv.h"
 
 #define GW_UP_MAX (64u << 20)     /* a non-streamed upstream answer */
@@ -65,6 +89,14 @@ typedef struct gw_depstat {
   atomic_uint_fast64_t prompt_tokens, completion_tokens;
 } gw_depstat;
 
+/* A tenant's daily budget as this server sees it (see budget_take). */
+typedef struct gw_budget {
+  char tenant[WG_DB_ID_MAX];    /* "" : a free slot */
+  int64_t day;                  /* the UTC day of base; -1: not loaded */
+  int64_t base;                 /* the store's value at the last write */
+  int64_t pending;              /* spent here since, not yet written */
+} gw_budget;
+
 struct srv_gw {
   srv_gw_config *cfg;           /* s->cfg.gw; NULL: no models */
   ai_engine *engine;
@@ -73,6 +105,14 @@ struct srv_gw {
   gw_depstat *stats;            /* [ndeps + 1]: the last, no deployment */
   atomic_uint_fast64_t violations[4];
   atomic_uint_fast64_t redactions;
+  /* The daily budgets: an open-addressed table by tenant id, written to
+  ** the store by the flusher thread. */
+  pthread_mutex_t blk;
+  pthread_cond_t bcond;         /* the flusher's wake-up (stop) */
+  gw_budget *budgets;
+  size_t nbudgets, capbudgets;  /* capbudgets: 0 or a power of two */
+  bool bstop, flusher_on;
+  pthread_t flusher;
 };
 
 static const char *const violation_names[] = {
@@ -118,15 +158,33 @@ typedef struct gw_req {
   int64_t reserved, res_day;
   bool usage_seen, rl_set;
   uint64_t rl_limit, rl_remaining, rl_reset_ms;
+  /* response_format: checked at the end, asked again on failure. */
+  srv_gw_format fmt;
+  bool hold;                    /* a stream held back until checked */
+  bool fmt_failed;              /* no attempt satisfied it */
+  uint32_t fmt_tries;           /* attempts asked again */
+  char fmt_why[300];            /* the last failure */
+  wg_buf body_up;               /* the upstream request, for those */
+  int client_fd;
+  ai_call *call_prev;           /* the previous attempt's call */
+  int64_t prior_tokens;         /* usage of the attempts asked again */
+  /* The chat policy's decision (audit). */
+  char pol_id[128];
+  uint64_t pol_version;
+  uint32_t ctrl_stripped;       /* texts with control characters removed */
 } gw_req;
 
 /* ------------------------------------------------------------------ */
 /* Life                                                                */
 
+static void *budget_flusher(void *arg);
+
 wg_err srv_gw_start(srv *s, wg_error *err) {
   struct srv_gw *g = wg_new(struct srv_gw);
   if (!g) return wg_error_set(err, WG_ENOMEM, "out of memory");
   s->gw = g;
+  pthread_mutex_init(&g->blk, NULL);
+  pthread_cond_init(&g->bcond, NULL);
   g->cfg = s->cfg.gw;
   g->ndeps = g->cfg ? g->cfg->router.ndeps : 0;
   g->stats = wg_new_array(gw_depstat, g->ndeps + 1);
@@ -139,9 +197,16 @@ wg_err srv_gw_start(srv *s, wg_error *err) {
   wg_err e = guard_redactor_new(g->cfg->patterns, g->cfg->npatterns, &g->red,
                                 msg, sizeof msg);
   if (e) return wg_error_set(err, e, "config: gateway.guard.%s", msg);
+  /* Local models (provider local, src/ai/local.c) load now: a model that
+  ** cannot be loaded fails the start, with its path in the message. */
+  if (g->ndeps && (e = ai_local_open_all(&g->cfg->router, err))) return e;
   if (g->ndeps && (e = ai_engine_new(&g->cfg->router, g->cfg->event_threads,
                                      &g->engine))) {
     return wg_error_set(err, e, "cannot start the gateway's threads");
+  }
+  g->flusher_on = pthread_create(&g->flusher, NULL, budget_flusher, s) == 0;
+  if (!g->flusher_on) {
+    return wg_error_set(err, WG_ENOMEM, "cannot start the gateway's threads");
   }
   return WG_OK;
 }
@@ -149,8 +214,18 @@ wg_err srv_gw_start(srv *s, wg_error *err) {
 void srv_gw_stop(srv *s) {
   struct srv_gw *g = s->gw;
   if (!g) return;
-  ai_engine_free(g->engine);
+  ai_engine_free(g->engine);       /* settles what was in flight */
   g->engine = NULL;
+  if (g->flusher_on) {              /* writes the budgets a last time */
+    pthread_mutex_lock(&g->blk);
+    g->bstop = true;
+    pthread_cond_signal(&g->bcond);
+    pthread_mutex_unlock(&g->blk);
+    pthread_join(g->flusher, NULL);
+  }
+  if (g->budgets) wg_free_array(g->budgets, g->capbudgets);
+  pthread_cond_destroy(&g->bcond);
+  pthread_mutex_destroy(&g->blk);
   guard_redactor_free(g->red);
   wg_free_array(g->stats, g->ndeps + 1);
   wg_free_obj(g);
@@ -160,6 +235,9 @@ void srv_gw_stop(srv *s) {
 static void gw_unref(gw_req *q) {
   if (atomic_fetch_sub(&q->refs, 1) != 1) return;
   ai_call_release(q->call);
+  ai_call_release(q->call_prev);
+  srv_gw_format_free(&q->fmt);
+  wg_buf_free(&q->body_up);
   wg_buf_free(&q->up);
   wg_buf_free(&q->out);
   wg_buf_free(&q->audit_in);
@@ -402,6 +480,14 @@ static void gw_audit(gw_req *q, int status, const char *reason,
                       violation ? json_pack("[s]", violation)
                                 : json_array());
   json_object_set_new(gj, "redactions", json_integer(q->redactions));
+  if (q->fmt.kind) {
+    json_object_set_new(gj, "response_format_retries",
+                        json_integer(q->fmt_tries));
+    if (q->fmt_why[0]) {
+      json_object_set_new(gj, "response_format_error",
+                          json_string(q->fmt_why));
+    }
+  }
   if (q->gw->cfg && q->gw->cfg->audit_content) {
     json_object_set_new(gj, "input",
                         json_stringn((const char *)q->audit_in.data,
@@ -428,6 +514,8 @@ static void gw_audit(gw_req *q, int status, const char *reason,
       .output_sha256 = out,
       .decision = status < 400 ? "allow" : status < 500 ? "deny" : "error",
       .reason = reason,
+      .policy = q->pol_id[0] ? q->pol_id : NULL,
+      .policy_version = q->pol_version,
       .latency_ms = (double)(srv_now_ns() - q->t0_ns) * 1e-6,
       .gateway = gb.len ? (const char *)gb.data : NULL,
   };
@@ -482,8 +570,154 @@ static int64_t token_estimate(json_t *body) {
   return n;
 }
 
-/* Reserves est tokens of q's tenant. false: refused, with the error in
-** *code (SRV_E_G_TOKENS or SRV_E_QUOTA) and the wait in *retry_ms. */
+#define GW_DAY_COUNTER "gw_tokens_day"   /* the store's counter */
+#define GW_FLUSH_MS 50                  /* budgets written this often */
+
+/* The daily budget. The store holds the truth (counter_add: atomic,
+** shared by servers on one store); this server keeps each tenant's view
+** (base, the store's value at its last write) and what it spent since
+** (pending), so that a request costs no store write: the flusher adds
+** pending to the store every GW_FLUSH_MS, and at shutdown. A crash loses
+** at most that much spend; servers sharing a store see each other's
+** spend within that delay (so together they may overshoot by as much). */
+
+static size_t gw_hash(const char *k) {       /* FNV-1a */
+  uint64_t h = 1469598103934665603ull;
+  for (; *k; k++) h = (h ^ (uint8_t)*k) * 1099511628211ull;
+  return (size_t)h;
+}
+
+/* The slot of tenant (created when missing); NULL when out of memory.
+** Under g->blk. */
+static gw_budget *budget_slot(struct srv_gw *g, const char *tenant) {
+  if (g->nbudgets * 2 >= g->capbudgets) {
+    size_t nc = g->capbudgets ? g->capbudgets * 2 : 64;
+    gw_budget *nb = wg_new_array(gw_budget, nc);
+    if (!nb) return NULL;
+    for (size_t i = 0; i < g->capbudgets; i++) {
+      if (!g->budgets[i].tenant[0]) continue;
+      size_t h = gw_hash(g->budgets[i].tenant) & (nc - 1);
+      while (nb[h].tenant[0]) h = (h + 1) & (nc - 1);
+      nb[h] = g->budgets[i];
+    }
+    if (g->budgets) wg_free_array(g->budgets, g->capbudgets);
+    g->budgets = nb;
+    g->capbudgets = nc;
+  }
+  size_t h = gw_hash(tenant) & (g->capbudgets - 1);
+  while (g->budgets[h].tenant[0] && strcmp(g->budgets[h].tenant, tenant)) {
+    h = (h + 1) & (g->capbudgets - 1);
+  }
+  gw_budget *b = &g->budgets[h];
+  if (!b->tenant[0]) {
+    snprintf(b->tenant, sizeof b->tenant, "%s", tenant);
+    b->day = -1;
+    g->nbudgets++;
+  }
+  return b;
+}
+
+/* Reserves est tokens of tenant's day: WG_OK, WG_ELIMIT (over lim; lim
+** < 0: none), or the store's error when the day could not be read. */
+static wg_err budget_take(srv *s, const char *tenant, int64_t day,
+                          int64_t est, int64_t lim) {
+  struct srv_gw *g = s->gw;
+  wg_db *db = s->db;
+  wg_err e = WG_OK;
+  pthread_mutex_lock(&g->blk);
+  gw_budget *b = budget_slot(g, tenant);
+  if (!b) e = WG_ENOMEM;
+  if (!e && b->day != day) {     /* a new day (or the first use): load */
+    if (b->pending && b->day >= 0) {
+      db->ops->counter_add(db, tenant, GW_DAY_COUNTER, b->day, b->pending,
+                           -1, NULL, NULL);
+    }
+    int64_t v = 0;
+    e = db->ops->counter_add(db, tenant, GW_DAY_COUNTER, day, 0, -1, &v,
+                             NULL);
+    if (!e) {
+      b->day = day;
+      b->base = v > 0 ? v : 0;
+      b->pending = 0;
+    }
+  }
+  if (!e && lim >= 0 && b->base + b->pending + est > lim) e = WG_ELIMIT;
+  if (!e) b->pending += est;
+  pthread_mutex_unlock(&g->blk);
+  return e;
+}
+
+/* Adds delta (a settlement) to tenant's day. */
+static void budget_give(srv *s, const char *tenant, int64_t day,
+                        int64_t delta) {
+  struct srv_gw *g = s->gw;
+  pthread_mutex_lock(&g->blk);
+  gw_budget *b = budget_slot(g, tenant);
+  if (b && b->day == day) {
+    b->pending += delta;
+  } else if (b && day < b->day) {          /* a past day: straight there */
+    s->db->ops->counter_add(s->db, tenant, GW_DAY_COUNTER, day, delta, -1,
+                            NULL, NULL);
+  }
+  pthread_mutex_unlock(&g->blk);
+}
+
+/* Writes every pending spend to the store and refreshes the views. The
+** store is written without the lock held: one slot at a time, its
+** pending taken out, then the store's new value becomes its base (what
+** was spent meanwhile stays pending). */
+static void budget_flush(srv *s) {
+  struct srv_gw *g = s->gw;
+  pthread_mutex_lock(&g->blk);
+  for (size_t i = 0; i < g->capbudgets; i++) {
+    gw_budget *b = &g->budgets[i];
+    if (!b->tenant[0] || !b->pending || b->day < 0) continue;
+    char tenant[WG_DB_ID_MAX];
+    memcpy(tenant, b->tenant, sizeof tenant);
+    int64_t day = b->day, n = b->pending, v = -1;
+    b->pending = 0;
+    pthread_mutex_unlock(&g->blk);
+    wg_err e = s->db->ops->counter_add(s->db, tenant, GW_DAY_COUNTER, day,
+                                       n, -1, &v, NULL);
+    pthread_mutex_lock(&g->blk);
+    b = &g->budgets[i];          /* the table may have grown: find it */
+    if (strcmp(b->tenant, tenant)) b = budget_slot(g, tenant);
+    if (!b || b->day != day) continue;
+    if (e == WG_OK || e == WG_ENOTFOUND) {  /* ENOTFOUND: tenant gone */
+      b->base = v > 0 ? v : 0;
+    } else {
+      b->pending += n;           /* the store failed: try again later */
+    }
+  }
+  pthread_mutex_unlock(&g->blk);
+}
+
+static void *budget_flusher(void *arg) {
+  srv *s = arg;
+  struct srv_gw *g = s->gw;
+  pthread_mutex_lock(&g->blk);
+  while (!g->bstop) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += GW_FLUSH_MS * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&g->bcond, &g->blk, &ts);
+    pthread_mutex_unlock(&g->blk);
+    budget_flush(s);
+    pthread_mutex_lock(&g->blk);
+  }
+  pthread_mutex_unlock(&g->blk);
+  budget_flush(s);
+  return NULL;
+}
+
+/* Reserves est tokens of q's tenant: the day's budget in the store, then
+** the minute's bucket. false: refused, with the error in *code
+** (SRV_E_G_TOKENS, SRV_E_QUOTA, or SRV_E_INTERNAL when the store failed:
+** the budget fails closed) and the wait in *retry_ms. */
 static bool tokens_reserve(gw_req *q, srv_tenant *t, int64_t est,
                            srv_errcode *code, uint64_t *retry_ms) {
   wg_quotas qs;
@@ -492,25 +726,26 @@ static bool tokens_reserve(gw_req *q, srv_tenant *t, int64_t est,
   int64_t now_ms = srv_time_ms(), day = now_ms / GW_DAY_MS;
   uint64_t now = srv_now_ns(), wait = 0;
   bool ok = true;
-  pthread_mutex_lock(&t->lock);
-  if (t->gw_day != day) {
-    t->gw_day = day;
-    t->gw_day_used = 0;
-  }
-  srv_bucket_take_n(&t->gw_tokens, rate, burst, 0, now, &wait); /* refill */
-  if (t->gw_day_used + est > (int64_t)qs.gateway_tokens_per_day) {
+  int64_t lim = qs.gateway_tokens_per_day > (uint64_t)INT64_MAX
+                    ? -1 : (int64_t)qs.gateway_tokens_per_day;
+  wg_err e = budget_take(q->s, t->id, day, est, lim);
+  if (e) {
     ok = false;
-    *code = SRV_E_QUOTA;
+    *code = e == WG_ELIMIT ? SRV_E_QUOTA : SRV_E_INTERNAL;
     *retry_ms = (uint64_t)((day + 1) * GW_DAY_MS - now_ms);
-  } else if (!srv_bucket_take_n(&t->gw_tokens, rate, burst, (double)est, now,
-                                retry_ms)) {
+  }
+  pthread_mutex_lock(&t->lock);
+  srv_bucket_take_n(&t->gw_tokens, rate, burst, 0, now, &wait); /* refill */
+  if (ok && !srv_bucket_take_n(&t->gw_tokens, rate, burst, (double)est, now,
+                               retry_ms)) {
     ok = false;
     *code = SRV_E_G_TOKENS;
-  } else {
-    t->gw_day_used += est;
   }
   double left = t->gw_tokens.tokens;
   pthread_mutex_unlock(&t->lock);
+  if (!ok && *code == SRV_E_G_TOKENS) {   /* give the day's share back */
+    budget_give(q->s, t->id, day, -est);
+  }
   q->rl_set = true;
   q->rl_limit = qs.gateway_tokens_per_minute;
   q->rl_remaining = left > 0 ? (uint64_t)left : 0;
@@ -533,11 +768,8 @@ static void tokens_settle(gw_req *q, int64_t actual) {
   int64_t diff = q->reserved - actual;
   pthread_mutex_lock(&t->lock);
   srv_bucket_give(&t->gw_tokens, (double)q->rl_limit, (double)diff);
-  if (t->gw_day == q->res_day) {
-    t->gw_day_used -= diff;
-    if (t->gw_day_used < 0) t->gw_day_used = 0;
-  }
   pthread_mutex_unlock(&t->lock);
+  if (diff) budget_give(q->s, t->id, q->res_day, -diff);
   q->reserved = actual;
   srv_tenant_release(t);
   q->ten = NULL;
@@ -567,7 +799,7 @@ static void out_append(gw_req *q, const char *p, size_t n) {
 }
 
 static void wake(gw_req *q) {
-  if (!q->r) return;
+  if (!q->r || q->hold) return;
   if (!q->committed) {
     q->committed = true;
     srv_req *r = q->r;
@@ -717,7 +949,8 @@ static int on_data(void *user, const char *p, size_t n) {
     return wg_buf_append(&q->up, p, n) == WG_OK ? AI_DATA_OK : AI_DATA_ABORT;
   }
   pthread_mutex_lock(&q->lock);
-  bool full = q->out.len - q->out_off > GW_OUT_HIGH && !q->eof && q->r;
+  bool full = q->out.len - q->out_off > GW_OUT_HIGH && !q->eof && q->r &&
+              !q->hold;
   if (full) q->paused = true;
   pthread_mutex_unlock(&q->lock);
   if (full) return AI_DATA_PAUSE;
@@ -728,6 +961,19 @@ static int on_data(void *user, const char *p, size_t n) {
   return c ? AI_DATA_COMMITTED : AI_DATA_OK;
 }
 
+/* Forgets what a held stream collected: a new attempt starts. */
+static void hold_reset(gw_req *q) {
+  pthread_mutex_lock(&q->lock);
+  wg_buf_reset(&q->out);
+  q->out_off = 0;
+  pthread_mutex_unlock(&q->lock);
+  wg_buf_reset(&q->audit_out);
+  for (int i = 0; i < GW_CHOICES; i++) {
+    if (q->red_on[i]) guard_stream_free(&q->red[i]);
+    q->red_on[i] = false;
+  }
+}
+
 static void on_restart(void *user) {
   gw_req *q = user;
   wg_buf_reset(&q->up);
@@ -736,6 +982,7 @@ static void on_restart(void *user) {
   q->done_seen = q->bad_sse = false;
   q->upstream_error[0] = 0;
   wg_buf_reset(&q->sess_answer);
+  if (q->hold) hold_reset(q);
 }
 
 /* The error answer of a call that failed before anything was sent. */
@@ -880,23 +1127,100 @@ static void reply_full(srv_req *r, gw_req *q) {
 ** estimate once an answer began (tokens were spent), nothing when none
 ** did. Idempotent. */
 static void settle(gw_req *q, const ai_result *res) {
-  tokens_settle(q, q->usage_seen ? q->prompt_tokens + q->completion_tokens
-                   : (res->outcome == AI_OK || res->outcome == AI_BROKEN ||
-                      q->ttft_ns) ? q->reserved
-                                  : 0);
+  if (!q->ten) return;
+  tokens_settle(q, q->prior_tokens +
+                   (q->usage_seen ? q->prompt_tokens + q->completion_tokens
+                    : (res->outcome == AI_OK || res->outcome == AI_BROKEN ||
+                       q->ttft_ns) ? q->reserved
+                                   : 0));
+}
+
+static const ai_call_ops gw_ops;
+
+/* 502 response_format_violation, after the last attempt. */
+static void fail_format(srv_req *r, gw_req *q) {
+  srv_fail(r, SRV_E_G_FORMAT, "response_format", "The model's answer did "
+           "not satisfy response_format after %u attempt%s: %s",
+           q->fmt_tries + 1, q->fmt_tries ? "s" : "", q->fmt_why);
+}
+
+/* Whether the complete answer satisfies response_format: choice 0's
+** content (a null content, e.g. a refusal or tool calls, is not checked
+** in a non-streamed answer). */
+static bool format_ok(gw_req *q) {
+  if (q->stream) {
+    return srv_gw_format_check(&q->fmt, (const char *)q->sess_answer.data,
+                               q->sess_answer.len, q->fmt_why,
+                               sizeof q->fmt_why);
+  }
+  json_t *j = json_loadb(q->up.data ? (const char *)q->up.data : "",
+                         q->up.len, 0, NULL);
+  json_t *c = json_object_get(json_object_get(
+      json_array_get(json_object_get(j, "choices"), 0), "message"),
+      "content");
+  bool ok = !json_is_string(c) ||
+            srv_gw_format_check(&q->fmt, json_string_value(c),
+                                json_string_length(c), q->fmt_why,
+                                sizeof q->fmt_why);
+  json_decref(j);
+  return ok;
+}
+
+/* After a complete answer that fails response_format: asks again (true:
+** a new attempt took over the engine's reference) or marks the request
+** failed (false). */
+static bool format_retry(gw_req *q, const ai_result *res) {
+  if (!q->fmt.kind || res->outcome != AI_OK || q->fmt_failed ||
+      (q->stream && (!q->done_seen || q->bad_sse)) || format_ok(q)) {
+    return false;
+  }
+  if (q->fmt_tries >= q->gw->cfg->format_retries) {
+    q->fmt_failed = true;
+    return false;
+  }
+  gw_depstat *st = depstat(q->gw, res->dep);
+  atomic_fetch_add(&st->prompt_tokens, (uint64_t)q->prompt_tokens);
+  atomic_fetch_add(&st->completion_tokens, (uint64_t)q->completion_tokens);
+  q->prior_tokens += q->usage_seen ? q->prompt_tokens + q->completion_tokens
+                                   : q->reserved;
+  q->prompt_tokens = q->completion_tokens = 0;
+  q->usage_seen = false;
+  q->ttft_ns = 0;
+  q->fmt_tries++;
+  on_restart(q);
+  ai_call_spec spec = {q->model, (const char *)q->body_up.data,
+                       q->body_up.len, q->client_fd, 0};
+  ai_call *nc = NULL;
+  bool started = false;
+  /* Under the lock: srv_gw_completed (which clears q->r before the
+  ** connection and its fd go) cannot run in between. */
+  pthread_mutex_lock(&q->lock);
+  if (q->r && ai_call_start(q->gw->engine, &spec, &gw_ops, q, &nc) ==
+                  WG_OK) {
+    ai_call_release(q->call_prev);
+    q->call_prev = q->call;
+    q->call = nc;
+    started = true;
+  }
+  pthread_mutex_unlock(&q->lock);
+  if (!started) q->fmt_failed = true;
+  return started;
 }
 
 static void on_done(void *user, const ai_result *res) {
   gw_req *q = user;
   struct srv_gw *g = q->gw;
+  if (format_retry(q, res)) return;
   q->t_end_ns = srv_now_ns();
   atomic_fetch_add(&g->redactions, 0);
   gw_depstat *st = depstat(g, res->dep);
   pthread_mutex_lock(&q->lock);
   q->engine_done = true;
+  q->hold = false;              /* checked (or failed): may be sent */
   int status = 0;
   const char *reason = NULL;
-  if (q->stream && (q->committed || (res->outcome == AI_OK && q->r))) {
+  if (q->stream && !q->fmt_failed &&
+      (q->committed || (res->outcome == AI_OK && q->r))) {
     /* The stream: finish it (or send what there is, then the end). */
     if (res->outcome == AI_OK && q->done_seen && !q->bad_sse) {
       session_save(q);
@@ -922,7 +1246,9 @@ static void on_done(void *user, const ai_result *res) {
   } else if (q->r) {
     srv_req *r = q->r;
     pthread_mutex_unlock(&q->lock);
-    if (res->outcome == AI_OK && !q->stream) {
+    if (q->fmt_failed) {
+      fail_format(r, q);
+    } else if (res->outcome == AI_OK && !q->stream) {
       reply_full(r, q);
     } else {
       fail_call(r, res, q);
@@ -1033,8 +1359,8 @@ void srv_gw_completed(srv_req *r, int toe) {
   q->r = NULL;
   q->eof = true;
   bool running = !q->engine_done;
+  if (running && q->call) ai_call_cancel(q->call);  /* never blocks */
   pthread_mutex_unlock(&q->lock);
-  if (running && q->call) ai_call_cancel(q->call);
   gw_unref(q);
 }
 
@@ -1069,6 +1395,7 @@ static bool check_text(srv_req *r, gw_req *q, const guard_cfg *gc,
   size_t n0 = n;
   uint64_t chars = 0;
   bool ok = guard_check_text(gc, s, &n, &chars, v);
+  if (ok && n != n0) q->ctrl_stripped++;
   *total += chars;
   if (ok && gc->max_request_chars && *total > gc->max_request_chars) {
     v->code = "request_too_long";
@@ -1213,6 +1540,93 @@ static bool session_load(srv_req *r, gw_req *q, json_t *body, json_t *msgs) {
   return true;
 }
 
+/* Lowers the request's completion cap to lim (sets max_tokens when it
+** has none). */
+static void lower_max_tokens(json_t *body, json_int_t lim) {
+  static const char *const names[] = {"max_completion_tokens", "max_tokens"};
+  bool any = false;
+  if (lim < 1) lim = 1;
+  for (size_t i = 0; i < 2; i++) {
+    json_t *v = json_object_get(body, names[i]);
+    if (!v || json_is_null(v)) continue;
+    any = true;
+    if (!json_is_integer(v) || json_integer_value(v) > lim) {
+      json_object_set_new(body, names[i], json_integer(lim));
+    }
+  }
+  if (!any) json_object_set_new(body, "max_tokens", json_integer(lim));
+}
+
+/* The chat decision point (policy.chat; the input is in the comment at
+** the top). false: answered 403 policy_denied and audited. */
+static bool chat_policy(srv_req *r, gw_req *q, json_t *body) {
+  static const char *const kinds[] = {"text", "json_object", "json_schema"};
+  json_t *msgs = json_object_get(body, "messages");
+  json_int_t bytes = 0;
+  size_t i, k;
+  json_t *m, *part;
+  json_array_foreach(msgs, i, m) {
+    json_t *c = json_object_get(m, "content");
+    bytes += (json_int_t)json_string_length(c);
+    json_array_foreach(c, k, part) {
+      bytes += (json_int_t)json_string_length(json_object_get(part, "text"));
+    }
+  }
+  json_t *mt = json_object_get(body, "max_completion_tokens");
+  if (!json_is_integer(mt)) mt = json_object_get(body, "max_tokens");
+  json_t *findings = json_array();
+  if (q->redactions) {
+    json_array_append_new(findings, json_pack(
+        "{ss,ss,si}", "type", "pii", "action", "redacted", "count",
+        (int)q->redactions));
+  }
+  if (q->ctrl_stripped) {
+    json_array_append_new(findings, json_pack(
+        "{ss,ss,si}", "type", "control_characters", "action", "stripped",
+        "count", (int)q->ctrl_stripped));
+  }
+  json_t *in = json_pack("{ss,ss,ss,sb,sI,sI,so,ss,so}", "point", "chat",
+                         "tenant", q->tenant, "model", q->model, "stream",
+                         q->stream, "messages",
+                         (json_int_t)json_array_size(msgs), "message_bytes",
+                         bytes, "max_tokens",
+                         json_is_integer(mt) ? json_incref(mt) : json_null(),
+                         "response_format", kinds[q->fmt.kind], "findings",
+                         findings);
+  if (!in) {
+    srv_fail(r, SRV_E_INTERNAL, NULL, "out of memory");
+    return false;
+  }
+  srv_decision d;
+  bool ok = srv_policy_decide(r->s, r, SRV_POLICY_CHAT, in, &d);
+  json_decref(in);
+  if (d.configured) {
+    snprintf(q->pol_id, sizeof q->pol_id, "%s", d.policy);
+    q->pol_version = d.version;
+  }
+  json_t *lim = json_object_get(d.limits, "max_tokens");
+  if (ok && json_is_integer(lim)) {
+    lower_max_tokens(body, json_integer_value(lim));
+  }
+  lim = json_object_get(d.limits, "max_request_tokens");
+  int64_t est = token_estimate(body);
+  if (ok && json_is_integer(lim) && est > json_integer_value(lim)) {
+    char why[256];
+    snprintf(why, sizeof why, "the request needs about %lld tokens; policy "
+             "%s allows %lld per request", (long long)est, d.policy,
+             (long long)json_integer_value(lim));
+    json_array_append_new(d.reasons, json_string(why));
+    ok = false;
+  }
+  if (!ok) {
+    srv_policy_fail(r, &d);
+    gw_audit(q, r->status, "policy_denied", NULL, NULL);
+    r->audited = true;
+  }
+  srv_decision_free(&d);
+  return ok;
+}
+
 static gw_req *gw_req_new(srv_req *r, const char *model) {
   gw_req *q = wg_new(gw_req);
   if (!q) return NULL;
@@ -1233,6 +1647,8 @@ static gw_req *gw_req_new(srv_req *r, const char *model) {
   wg_buf_init(&q->audit_in, GW_AUDIT_TEXT_MAX);
   wg_buf_init(&q->audit_out, GW_AUDIT_TEXT_MAX);
   wg_buf_init(&q->sess_answer, GW_SESSION_MAX);
+  wg_buf_init(&q->body_up, GW_UP_MAX);
+  q->client_fd = -1;
   ai_sse_init(&q->sse);
   srv_sha256(r->body.data, r->body.len, q->in_sha);
   return q;
@@ -1304,6 +1720,11 @@ void srv_h_chat(srv_req *r) {
   }
   q->stream = json_is_true(stream);
   q->redact = g->cfg->redact_output;
+  if (!srv_gw_format_parse(r, body, &q->fmt)) {
+    gw_unref(q);
+    goto out;
+  }
+  q->hold = q->stream && q->fmt.kind != GW_FORMAT_NONE;
   if (!check_messages(r, q, msgs)) {
     gw_unref(q);
     goto out;
@@ -1331,6 +1752,10 @@ void srv_h_chat(srv_req *r) {
     }
     json_object_set_new(sopt, "include_usage", json_true());
   }
+  if (!chat_policy(r, q, body)) {
+    gw_unref(q);
+    goto out;
+  }
   json_object_del(body, "model");
   wg_buf text;
   wg_buf_init(&text, GW_UP_MAX);
@@ -1353,22 +1778,29 @@ void srv_h_chat(srv_req *r) {
       srv_fail(r, lim, NULL, "Rate limit reached for tokens per minute of "
                "tenant %s: limit %llu. Please try again in %s.", q->tenant,
                (unsigned long long)q->rl_limit, in);
-    } else {
+    } else if (lim == SRV_E_QUOTA) {
       srv_fail(r, lim, NULL, "Tenant %s has used its daily token budget.",
                q->tenant);
+    } else {
+      r->retry_after_s = 0;
+      srv_fail(r, lim, NULL, "The token budget of tenant %s could not be "
+               "checked.", q->tenant);
     }
     goto out;
   }
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  q->client_fd = ci ? ci->connect_fd : -1;
+  q->body_up = text;            /* kept for a response_format retry */
   ai_call_spec spec = {q->model, (const char *)text.data, text.len,
-                       ci ? ci->connect_fd : -1, 0};
+                       q->client_fd, 0};
   r->gw = q;                    /* the request's reference */
   atomic_fetch_add(&q->refs, 1);  /* the engine's */
   q->t_call_ns = srv_now_ns();
   r->suspended = true;
   MHD_suspend_connection(r->conn);
-  if (ai_call_start(g->engine, &spec, &gw_ops, q, &q->call) != WG_OK) {
+  ai_call *c0 = NULL;
+  if (ai_call_start(g->engine, &spec, &gw_ops, q, &c0) != WG_OK) {
     /* Never started: answer here (the connection is resumed by http.c's
     ** ready path). */
     atomic_fetch_sub(&q->refs, 1);
@@ -1376,8 +1808,19 @@ void srv_h_chat(srv_req *r) {
     srv_fail(r, SRV_E_INTERNAL, NULL, "The upstream call could not start.");
     atomic_store(&r->ready, true);
     MHD_resume_connection(r->conn);
+  } else {
+    /* The call may already have ended, even have been asked again
+    ** (format_retry): keep the newest in q->call. */
+    pthread_mutex_lock(&q->lock);
+    if (!q->call) {
+      q->call = c0;
+    } else if (!q->call_prev) {
+      q->call_prev = c0;
+    } else {
+      ai_call_release(c0);        /* long finished */
+    }
+    pthread_mutex_unlock(&q->lock);
   }
-  wg_buf_free(&text);
 out:
   json_decref(body);
 }

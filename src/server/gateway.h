@@ -49,6 +49,7 @@ typedef struct srv_gw_config {
   size_t ntenants;
   uint32_t session_turns;        /* gateway.sessions.max_turns */
   uint32_t session_ttl_s;        /* gateway.sessions.ttl_s */
+  uint32_t format_retries;       /* gateway.response_format_retries */
 } srv_gw_config;
 
 /* The YAML node of the top-level key "models" or "gateway" (key) into
@@ -57,6 +58,11 @@ bool srv_gw_config_node(struct wg_config *c, yaml_document_t *doc,
                         yaml_node_t *n, const char *key, char *msg,
                         size_t msgsize);
 void srv_gw_config_free(srv_gw_config *g);
+/* `serve --model FILE.gguf`: adds a local deployment of that file, named
+** after the file's stem, unless a local deployment of the config already
+** serves it. false with why in msg (unreadable file, name taken). */
+bool srv_gw_config_local(struct wg_config *c, const char *path, char *msg,
+                         size_t msgsize);
 
 /* Start-up and shutdown of the gateway (engine threads, redactor). A
 ** server without models still answers /v1/models (an empty list). */

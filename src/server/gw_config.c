@@ -5,11 +5,13 @@
 ** file: a deployment names the environment variable that holds its key.
 */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 #include "server/gateway.h"
@@ -30,8 +32,12 @@ static bool gfail(gctx *x, const yaml_node_t *n, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(why, sizeof why, fmt, ap);
   va_end(ap);
+  if (!n) {                    /* not from the file (serve --model) */
+    snprintf(x->msg, x->msgsize, "%s", why);
+    return false;
+  }
   snprintf(x->msg, x->msgsize, "line %lu: %s",
-           n ? (unsigned long)n->start_mark.line + 1 : 0ul, why);
+           (unsigned long)n->start_mark.line + 1, why);
   return false;
 }
 
@@ -94,6 +100,70 @@ static bool get_name(gctx *x, const yaml_node_t *n, const char *key,
                      *v = yaml_document_get_node((x)->doc, p_##k->value);   \
          k; k = NULL)
 
+/* The keys of a `provider: local` deployment (a GGUF model run in this
+** process, src/ai/local.c). */
+static bool local_key(gctx *x, ai_deployment *d, const char *key,
+                      yaml_node_t *v) {
+  if (!strcmp(key, "model_path")) {
+    const char *p = sval(v);
+    if (!p || !*p || strlen(p) >= sizeof d->model_path) {
+      return gfail(x, v, "models.model_path: expected a file name of at "
+                   "most %zu bytes", sizeof d->model_path - 1);
+    }
+    memcpy(d->model_path, p, strlen(p) + 1);
+    return true;
+  }
+  if (!strcmp(key, "ctx_size")) {
+    return get_u32(x, v, "models.ctx_size", 16, 1u << 20, &d->ctx_size);
+  }
+  if (!strcmp(key, "threads")) {
+    return get_u32(x, v, "models.threads", 1, 256, &d->threads);
+  }
+  if (!strcmp(key, "slots")) {
+    return get_u32(x, v, "models.slots", 1, 64, &d->slots);
+  }
+  if (!strcmp(key, "queue")) {
+    return get_u32(x, v, "models.queue", 0, 100000, &d->queue);
+  }
+  return get_u32(x, v, "models.queue_timeout_ms", 1, 3600000,
+                 &d->queue_timeout_ms);
+}
+
+/* A local deployment: a readable model_path, and the only deployment of
+** its name (its slots are the model's capacity; there is nothing to
+** fall back to or balance with). */
+static bool local_check(gctx *x, srv_gw_config *g, ai_deployment *d,
+                        yaml_node_t *n) {
+  if (!d->model[0] || !d->model_path[0]) {
+    return gfail(x, n, "models: a local model needs name and model_path");
+  }
+  if (d->base_url[0]) {
+    return gfail(x, n, "models.base_url: not used by provider local");
+  }
+  if (access(d->model_path, R_OK) != 0) {
+    return gfail(x, n, "models.model_path: cannot read '%s': %s",
+                 d->model_path, strerror(errno));
+  }
+  if (!d->slots) d->slots = 1;
+  if (d->queue == UINT32_MAX) d->queue = 4 * d->slots;
+  return true;
+}
+
+/* Whether d shares its name with an earlier deployment where one of the
+** two is local. */
+static bool local_alone(gctx *x, srv_gw_config *g, ai_deployment *d,
+                        yaml_node_t *n) {
+  for (size_t i = 0; i < g->router.ndeps; i++) {
+    ai_deployment *o = &g->router.deps[i];
+    if (!strcmp(o->model, d->model) &&
+        (!strcmp(o->provider, "local") || !strcmp(d->provider, "local"))) {
+      return gfail(x, n, "models: '%s' is a local model and must have "
+                   "exactly one deployment", d->model);
+    }
+  }
+  return true;
+}
+
 static bool model_entry(gctx *x, srv_gw_config *g, yaml_node_t *n) {
   if (n->type != YAML_MAPPING_NODE) {
     return gfail(x, n, "models: each entry must be a mapping");
@@ -116,6 +186,7 @@ static bool model_entry(gctx *x, srv_gw_config *g, yaml_node_t *n) {
   d->first_byte_timeout_ms = 60000;
   d->idle_timeout_ms = 60000;
   d->max_retries = 2;
+  d->queue = UINT32_MAX;          /* local: 4 * slots unless given */
   FOREACH_PAIR(x, n, k, v) {
     const char *key = sval(k);
     bool ok;
@@ -155,17 +226,24 @@ static bool model_entry(gctx *x, srv_gw_config *g, yaml_node_t *n) {
                    &d->idle_timeout_ms);
     } else if (!strcmp(key, "max_retries")) {
       ok = get_u32(x, v, "models.max_retries", 0, 10, &d->max_retries);
+    } else if (!strcmp(key, "model_path") || !strcmp(key, "ctx_size") ||
+               !strcmp(key, "threads") || !strcmp(key, "slots") ||
+               !strcmp(key, "queue") || !strcmp(key, "queue_timeout_ms")) {
+      ok = local_key(x, d, key, v);
     } else {
       ok = gfail(x, k, "unknown key 'models.%s'", key);
     }
     if (!ok) return false;
   }
-  if (!d->model[0] || !d->base_url[0]) {
+  if (!strcmp(d->provider, "local")) {
+    if (!local_check(x, g, d, n)) return false;
+  } else if (!d->model[0] || !d->base_url[0]) {
     return gfail(x, n, "models: every entry needs name and base_url");
   }
   if (!ai_provider_find(d->provider)) {
     return gfail(x, n, "models.provider: unknown provider '%s'", d->provider);
   }
+  if (!local_alone(x, g, d, n)) return false;
   g->router.ndeps++;
   return true;
 }
@@ -340,6 +418,9 @@ static bool gateway_map(gctx *x, srv_gw_config *g, yaml_node_t *n) {
         }
         if (!ok) return false;
       }
+    } else if (!strcmp(key, "response_format_retries")) {
+      ok = get_u32(x, v, "gateway.response_format_retries", 0, 5,
+                   &g->format_retries);
     } else if (!strcmp(key, "audit_content")) {
       if (val && !strcmp(val, "redacted")) {
         g->audit_content = true;
@@ -383,6 +464,7 @@ static srv_gw_config *gw_new(void) {
   g->router.breaker = (ai_breaker_cfg){5, 30000, 50, 10, 10000};
   g->session_turns = 10;
   g->session_ttl_s = 7200;
+  g->format_retries = 1;
   return g;
 }
 
@@ -402,6 +484,70 @@ bool srv_gw_config_node(struct wg_config *c, yaml_document_t *doc,
       return false;
     }
   }
+  return true;
+}
+
+/* serve --model: a local deployment named after the file (gateway.h). */
+bool srv_gw_config_local(struct wg_config *c, const char *path, char *msg,
+                         size_t msgsize) {
+  if (!c->gw && !(c->gw = gw_new())) {
+    snprintf(msg, msgsize, "out of memory");
+    return false;
+  }
+  srv_gw_config *g = c->gw;
+  char want[PATH_MAX], have[PATH_MAX];
+  if (!realpath(path, want)) {
+    snprintf(msg, msgsize, "cannot read '%s': %s", path, strerror(errno));
+    return false;
+  }
+  for (size_t i = 0; i < g->router.ndeps; i++) {
+    ai_deployment *o = &g->router.deps[i];
+    if (!strcmp(o->provider, "local") && realpath(o->model_path, have) &&
+        !strcmp(have, want)) {
+      return true;             /* the config serves it under its name */
+    }
+  }
+  ai_deployment d;
+  memset(&d, 0, sizeof d);
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  size_t n = strlen(base);
+  if (n > 5 && !strcasecmp(base + n - 5, ".gguf")) n -= 5;
+  if (n == 0 || n >= sizeof d.model || strlen(path) >= sizeof d.model_path) {
+    snprintf(msg, msgsize, "'%s': the file name makes no model name", path);
+    return false;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (base[i] <= ' ' || base[i] == '"' || base[i] == '\\' ||
+        base[i] == 0x7f) {
+      snprintf(msg, msgsize, "'%s': the file name makes no model name "
+               "(name it in the config instead)", path);
+      return false;
+    }
+  }
+  memcpy(d.model, base, n);
+  memcpy(d.model_path, path, strlen(path) + 1);
+  snprintf(d.provider, sizeof d.provider, "local");
+  d.weight = 1;
+  d.slots = 1;
+  d.queue = 4;
+  d.timeout_ms = 600000;           /* as for a deployment in the file */
+  if (access(path, R_OK) != 0) {
+    snprintf(msg, msgsize, "cannot read '%s': %s", path, strerror(errno));
+    return false;
+  }
+  gctx x = {NULL, msg, msgsize};
+  if (g->router.ndeps == 64) return gfail(&x, NULL, "models: at most 64");
+  if (!local_alone(&x, g, &d, NULL)) return false;
+  if (g->router.ndeps == g->deps_cap) {
+    size_t nc = g->deps_cap ? g->deps_cap * 2 : 8;
+    ai_deployment *nd = wg_grow_array(g->router.deps, g->deps_cap, nc,
+                                      sizeof *nd);
+    if (!nd) return gfail(&x, NULL, "out of memory");
+    g->router.deps = nd;
+    g->deps_cap = nc;
+  }
+  g->router.deps[g->router.ndeps++] = d;
   return true;
 }
 

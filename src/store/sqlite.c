@@ -68,6 +68,16 @@
                  "VALUES(?1,?2,?3,?4) ON CONFLICT(tenant,id) DO UPDATE "     \
                  "SET messages=excluded.messages,expires=excluded.expires")  \
   X(SESSION_PURGE, "DELETE FROM sessions WHERE expires<=?1")                 \
+  /* ?3 window, ?4 delta, ?5 limit (< 0: none); no row: refused/stale */ \
+  X(COUNTER_ADD, "INSERT INTO counters(tenant,name,win,value) "             \
+                 "SELECT ?1,?2,?3,max(?4,0) WHERE ?5<0 OR ?4<=?5 "           \
+                 "ON CONFLICT(tenant,name) DO UPDATE SET "                   \
+                 "value=max(0,CASE WHEN win=?3 THEN value ELSE 0 END+?4),"   \
+                 "win=?3 WHERE win<=?3 AND (?5<0 OR ?4<=0 OR "               \
+                 "(CASE WHEN win=?3 THEN value ELSE 0 END)+?4<=?5) "         \
+                 "RETURNING value")                                          \
+  X(COUNTER_GET, "SELECT win,value FROM counters WHERE tenant=?1 AND "       \
+                 "name=?2")                                                  \
   X(BEGIN, "BEGIN IMMEDIATE")                                                \
   X(COMMIT, "COMMIT")                                                        \
   X(ROLLBACK, "ROLLBACK")
@@ -107,7 +117,11 @@ static const char schema[] =
     " tenant TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
     " id TEXT NOT NULL, messages TEXT NOT NULL, expires INTEGER NOT NULL,"
     " PRIMARY KEY(tenant, id));"
-    "CREATE INDEX IF NOT EXISTS sessions_expires ON sessions(expires);";
+    "CREATE INDEX IF NOT EXISTS sessions_expires ON sessions(expires);"
+    "CREATE TABLE IF NOT EXISTS counters("
+    " tenant TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+    " name TEXT NOT NULL, win INTEGER NOT NULL, value INTEGER NOT NULL,"
+    " PRIMARY KEY(tenant, name));";
 
 typedef struct pending {
   struct pending *next;
@@ -815,6 +829,61 @@ static wg_err s_session_put(wg_db *db, const char *tenant, const char *id,
   return e;
 }
 
+/* ------------------------------------------------------------------ */
+/* Counters                                                            */
+
+/* One UPSERT decides and applies (see COUNTER_ADD); when it returns no
+** row, the current row says whether the limit refused it or the window
+** was stale. */
+static wg_err s_counter_add(wg_db *db, const char *tenant, const char *name,
+                            int64_t window, int64_t delta, int64_t limit,
+                            int64_t *value, wg_error *err) {
+  sqldb *d = (sqldb *)db;
+  DB_LOCK(d);
+  wg_err e = WG_EIO;
+  int64_t v = -1;
+  sqlite3_stmt *s = db_stmt(d, SQL_COUNTER_ADD, err);
+  if (s) {
+    bind_text(s, 1, tenant);
+    bind_text(s, 2, name);
+    sqlite3_bind_int64(s, 3, window);
+    sqlite3_bind_int64(s, 4, delta);
+    sqlite3_bind_int64(s, 5, limit);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+      v = sqlite3_column_int64(s, 0);
+      e = WG_OK;
+    } else if (rc == SQLITE_DONE) {
+      e = WG_OK;               /* refused or stale: look at the row */
+    } else if (rc == SQLITE_CONSTRAINT) {
+      e = wg_error_set(err, WG_ENOTFOUND, "no tenant");
+    } else {
+      e = db_fail(d, err, "step");
+    }
+    sqlite3_reset(s);
+    if (e == WG_OK && rc == SQLITE_DONE &&
+        (s = db_stmt(d, SQL_COUNTER_GET, err)) != NULL) {
+      bind_text(s, 1, tenant);
+      bind_text(s, 2, name);
+      int64_t win = window, cur = 0;
+      if (sqlite3_step(s) == SQLITE_ROW) {
+        win = sqlite3_column_int64(s, 0);
+        cur = sqlite3_column_int64(s, 1);
+      }
+      sqlite3_reset(s);
+      if (win > window) {
+        v = -1;                 /* a past window: nothing to do */
+      } else {
+        v = win == window ? cur : 0;
+        e = wg_error_set(err, WG_ELIMIT, "limit reached");
+      }
+    }
+  }
+  DB_UNLOCK(d);
+  if ((e == WG_OK || e == WG_ELIMIT) && value) *value = v;
+  return e;
+}
+
 static const wg_db_ops sqlite_ops = {
     .name = "sqlite",
     .close = s_close,
@@ -839,6 +908,7 @@ static const wg_db_ops sqlite_ops = {
     .exec_get = s_exec_get,
     .session_get = s_session_get,
     .session_put = s_session_put,
+    .counter_add = s_counter_add,
 };
 
 static wg_err db_setup(sqldb *d, const char *path, wg_error *err) {

@@ -128,6 +128,20 @@ typedef struct wg_db_ops {
   wg_err (*session_put)(wg_db *db, const char *tenant, const char *id,
                         const char *messages, size_t len, int64_t now_ms,
                         int64_t expires_ms, wg_error *err);
+  /* Windowed counters of a tenant (the gateway's tokens per UTC day:
+  ** name "gw_tokens_day", window = the day number). Adds delta to the
+  ** counter (tenant, name) of window `window`: a counter last used in an
+  ** earlier window starts again from 0; one already in a later window is
+  ** left alone (a late settlement of a past day: WG_OK, *value = -1).
+  ** The value never goes below 0. With limit >= 0 and delta > 0 the add
+  ** happens only when the result stays <= limit, else WG_ELIMIT (nothing
+  ** changes; *value gets the current value). *value (may be NULL) gets
+  ** the value after. Atomic: concurrent adds from several servers sharing
+  ** one store never overshoot the limit. Deleting a tenant deletes its
+  ** counters. */
+  wg_err (*counter_add)(wg_db *db, const char *tenant, const char *name,
+                        int64_t window, int64_t delta, int64_t limit,
+                        int64_t *value, wg_error *err);
 } wg_db_ops;
 
 /* The common head of every implementation's handle. */

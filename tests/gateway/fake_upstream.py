@@ -13,6 +13,10 @@ The upstream model name chooses the behaviour:
   badsse      a malformed event
   slowstream  like stream with 0.3 s between chunks; records a close
   say:TEXT    like ok, with TEXT as the content
+  seq         like ok, the content taken from Fake.replies in turn (then
+              Fake.reply)
+  seqstream   like stream, the content taken from Fake.replies in turn
+              and sent in three pieces
 """
 import json
 import socket
@@ -29,6 +33,7 @@ class Fake:
         self.delay = 0.0
         self.retry_after = None
         self.fail_first = 0
+        self.replies = []           # seq / seqstream: contents in turn
         self.requests = []          # (model, body dict, headers dict)
         self.closed = threading.Event()
         self.lock = threading.Lock()
@@ -122,6 +127,10 @@ class Fake:
         model = body.get("model")
         if model == "ok":
             self.send_json(h, 200, self.completion(model, self.reply))
+        elif model == "seq":
+            with self.lock:
+                text = self.replies.pop(0) if self.replies else self.reply
+            self.send_json(h, 200, self.completion(model, text))
         elif model.startswith("say:"):
             self.send_json(h, 200, self.completion(model, model[4:]))
         elif model in ("e429", "e500", "e503"):
@@ -162,7 +171,13 @@ class Fake:
             ev(self.chunk(model, {"role": "assistant", "content": ""},
                           usage=usage))
             delay = 0.3 if model == "slowstream" else self.delay
-            for i, piece in enumerate(self.chunks):
+            chunks = self.chunks
+            if model == "seqstream":
+                with self.lock:
+                    text = self.replies.pop(0) if self.replies else self.reply
+                k = max(1, len(text) // 3)
+                chunks = [text[:k], text[k:2 * k], text[2 * k:]]
+            for i, piece in enumerate(chunks):
                 if delay:
                     time.sleep(delay)
                 ev(self.chunk(model, {"content": piece}, usage=usage))

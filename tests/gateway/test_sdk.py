@@ -2,6 +2,8 @@
 the gateway: starts the fake upstream and wasmgate, creates the tenants,
 then runs node/sdk_test.mjs with BASE_URL, API_KEY, LIMITED_KEY and
 TINY_KEY (a tenant with 50 gateway tokens per minute and per day).
+The fake upstream also injects faults (hang, 500s, a stream cut, bad
+JSON for response_format): the SDK must see the documented error classes.
 Exits 77 (skipped) when node or the installed SDK is missing; run
 tools/setup.sh to install it."""
 import os
@@ -24,6 +26,13 @@ MODELS = [
     ("m-429", "e429", {"max_retries": 0}),
     ("m-503", "e503", {"max_retries": 0}),
     ("m-bomb", "say:" + "a" * 40 + "X", {}),
+    # Upstream faults: a hang past the first-byte timeout, 500s past the
+    # retries, a stream cut mid-way, answers that never satisfy
+    # response_format.
+    ("m-hang", "hang", {"first_byte_timeout_ms": 300, "max_retries": 0}),
+    ("m-500", "e500", {"max_retries": 1}),
+    ("m-drop", "drop", {}),
+    ("m-notjson", "say:notjson", {}),
 ]
 
 

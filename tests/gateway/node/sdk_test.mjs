@@ -61,7 +61,8 @@ test("streaming without include_usage has no usage chunk", async () => {
 test("models.list and models.retrieve", async () => {
   const ids = [];
   for await (const m of client.models.list()) ids.push(m.id);
-  assert.deepEqual(ids, ["m-ok", "m-stream", "m-429", "m-503", "m-bomb"]);
+  assert.deepEqual(ids, ["m-ok", "m-stream", "m-429", "m-503", "m-bomb",
+                         "m-hang", "m-500", "m-drop", "m-notjson"]);
   const m = await client.models.retrieve("m-ok");
   assert.deepEqual({ ...m }, { id: "m-ok", object: "model", created: 0,
                               owned_by: "wasmgate" });
@@ -157,4 +158,59 @@ test("502 then 503 (breaker open) are InternalServerError", async () => {
   check(e2, OpenAI.InternalServerError, 503, "server_is_overloaded",
         "service_unavailable_error");
   assert.match(e2.headers.get("retry-after") ?? "", /^\d+$/);
+});
+
+// Upstream faults (the fake upstream's hang, e500, drop, say:notjson).
+test("504 upstream first-byte timeout is InternalServerError", async () => {
+  const e = await failure(() => client.chat.completions.create({
+    model: "m-hang", messages: user("hi") }));
+  check(e, OpenAI.InternalServerError, 504, "upstream_timeout",
+        "server_error");
+});
+
+test("502 upstream 500s past the retries is InternalServerError",
+     async () => {
+  const e = await failure(() => client.chat.completions.create({
+    model: "m-500", messages: user("hi") }));
+  check(e, OpenAI.InternalServerError, 502, "upstream_error",
+        "server_error");
+  assert.match(e.message, /failed after 1 retries/);
+});
+
+test("a stream cut by the upstream ends in an APIError event",
+     async () => {
+  const stream = await client.chat.completions.create({
+    model: "m-drop", messages: user("hi"), stream: true });
+  let text = "";
+  const e = await failure(async () => {
+    for await (const c of stream) {
+      text += c.choices[0]?.delta?.content ?? "";
+    }
+  });
+  assert.equal(e.constructor, OpenAI.APIError);
+  assert.equal(e.status, undefined);
+  assert.equal(e.code, "upstream_error");
+  assert.equal(e.type, "server_error");
+  // What redaction held back (a possible start of a token) is dropped
+  // with the cut, never sent unchecked: a prefix of what went upstream.
+  assert.ok("Hello".startsWith(text), text);
+});
+
+test("502 response_format_violation is InternalServerError", async () => {
+  const e = await failure(() => client.chat.completions.create({
+    model: "m-notjson", messages: user("hi"),
+    response_format: { type: "json_object" } }));
+  check(e, OpenAI.InternalServerError, 502, "response_format_violation",
+        "server_error");
+  assert.equal(e.param, "response_format");
+  const e2 = await failure(() => client.chat.completions.create({
+    model: "m-notjson", messages: user("hi"),
+    response_format: { type: "json_schema", json_schema: {
+      name: "x", strict: true, schema: { type: "object",
+        properties: { a: { $ref: "#/$defs/a" } }, required: ["a"],
+        additionalProperties: false } } } }));
+  check(e2, OpenAI.BadRequestError, 400, "invalid_parameter",
+        "invalid_request_error");
+  assert.equal(e2.param,
+               "response_format.json_schema.schema.properties.a.$ref");
 });

@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""The gateway benchmark (issue 6, section 8): client -> wasmgate -> fast
+upstream against client -> upstream directly, in the same run, at fixed
+request rates (open loop, bench/gateway/loadgen.c), then the gateway's RSS
+over a long run (a leak check: flat after warm-up).
+
+  python3 bench/gateway/run.py [--build build] [--rates 500,1000,...]
+                               [--seconds 5] [--rss-requests 1000000]
+
+The gateway runs with auth (a tenant key), quotas (request and token
+limits, the daily budget in the store), guardrails, input and output PII
+redaction (the upstream's answer holds an e-mail address), audit (content
+redacted) and metrics on. Added latency = gateway percentile - direct
+percentile at the same rate; "sustained" = at least 95% of the asked rate
+achieved with no errors. Prints a table and one JSON summary line.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+ADMIN = "bench-admin-key-0123456789abcdef"
+BODY = {"model": "bench", "max_tokens": 32, "messages": [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "Say hello to me, please. My e-mail is "
+                                "ann@example.com."}]}
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def http(port, method, path, body=None, key=ADMIN):
+    req = urllib.request.Request(
+        "http://127.0.0.1:%d%s" % (port, path), method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": "Bearer " + key,
+                 "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read() or b"null")
+
+
+def median_run(runs):
+    """Per-field medians of several loadgen results (errors: the sum)."""
+    out = {}
+    for k in runs[0]:
+        v = sorted(r[k] for r in runs)
+        out[k] = sum(v) if k == "errors" else v[len(v) // 2]
+    return out
+
+
+class Bench:
+    def __init__(self, a):
+        self.a = a
+        gw = os.path.join(a.build, "bench", "gateway")
+        self.loadgen = os.path.join(gw, "loadgen")
+        self.upstream_bin = os.path.join(gw, "upstream")
+        self.wasmgate = os.path.join(a.build, "src", "cli", "wasmgate")
+        self.tmp = tempfile.mkdtemp(prefix="wg-gwbench-")
+        self.procs = []
+
+    def start(self):
+        up = subprocess.Popen([self.upstream_bin, "0"],
+                              stdout=subprocess.PIPE, text=True)
+        self.procs.append(up)
+        self.up_port = int(up.stdout.readline().split()[1])
+        cfg = os.path.join(self.tmp, "config.yaml")
+        with open(cfg, "w") as f:
+            f.write("""server:
+  threads: %d
+  max_connections: 10000
+  max_connections_per_ip: 10000
+models:
+  - name: bench
+    base_url: http://127.0.0.1:%d/v1
+    upstream_model: bench
+    max_retries: 0
+gateway:
+  event_threads: %d
+  audit_content: redacted
+  guard:
+    redact_input: true
+    redact_output: true
+""" % (self.a.http_threads, self.up_port, self.a.event_threads))
+        env = dict(os.environ, WASMGATE_ADMIN_KEY=ADMIN)
+        self.gw = subprocess.Popen(
+            [self.wasmgate, "serve", "--listen", "127.0.0.1:0",
+             "--data-dir", os.path.join(self.tmp, "data"), "--config", cfg],
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+            env=env)
+        self.procs.append(self.gw)
+        for line in self.gw.stderr:
+            if "listening on http://" in line:
+                self.gw_port = int(line.split("http://", 1)[1].split()[0]
+                                   .rsplit(":", 1)[1])
+                break
+        threading.Thread(target=lambda: [None for _ in self.gw.stderr],
+                         daemon=True).start()
+        big = 10 ** 12
+        http(self.gw_port, "POST", "/v1/admin/tenants", {
+            "id": "bench", "quotas": {
+                "requests_per_minute": big,
+                "gateway_tokens_per_minute": big,
+                "gateway_tokens_per_day": big}})
+        self.key = http(self.gw_port, "POST",
+                        "/v1/admin/tenants/bench/keys")["key"]
+        self.body = os.path.join(self.tmp, "body.json")
+        with open(self.body, "w") as f:
+            json.dump(BODY, f)
+
+    def stop(self):
+        for p in self.procs:
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def load(self, port, rate, count, key=None):
+        args = [self.loadgen, str(port), "/v1/chat/completions", self.body,
+                str(rate), str(count), str(self.a.conns)]
+        if key:
+            args.append("Authorization: Bearer " + key)
+        out = subprocess.run(args, capture_output=True, text=True,
+                             check=True).stdout
+        return json.loads(out)
+
+    def rates(self):
+        rows = []
+        for rate in self.a.rates:
+            n = max(200, int(rate * self.a.seconds))
+            self.load(self.up_port, rate, min(n, 2000))      # warm
+            self.load(self.gw_port, rate, min(n, 2000), self.key)
+            ds, gs = [], []
+            for _ in range(self.a.rounds):      # alternate: same noise
+                ds.append(self.load(self.up_port, rate, n))
+                gs.append(self.load(self.gw_port, rate, n, self.key))
+            d, g = median_run(ds), median_run(gs)
+            ok = (g["errors"] == 0 and d["errors"] == 0 and
+                  g["rate"] >= 0.95 * rate and d["rate"] >= 0.95 * rate)
+            rows.append({"rate": rate, "direct": d, "gateway": g,
+                         "sustained": ok,
+                         "added_p50_us": g["p50_us"] - d["p50_us"],
+                         "added_p99_us": g["p99_us"] - d["p99_us"]})
+            print("%6d req/s  direct %7.0f/s p50 %6d p99 %7d us | gateway "
+                  "%7.0f/s p50 %6d p99 %7d us | added p50 %6d p99 %7d us"
+                  " | p99 ratio %.2f%s" % (
+                      rate, d["rate"], d["p50_us"], d["p99_us"], g["rate"],
+                      g["p50_us"], g["p99_us"], rows[-1]["added_p50_us"],
+                      rows[-1]["added_p99_us"],
+                      g["p99_us"] / max(1, d["p99_us"]),
+                      "" if ok else "  (not sustained)"), flush=True)
+        return rows
+
+    def rss(self, rate, count):
+        samples = []
+        done = threading.Event()
+
+        def sample():
+            while not done.is_set():
+                samples.append((time.time(), rss_kb(self.gw.pid)))
+                done.wait(1.0)
+        t = threading.Thread(target=sample, daemon=True)
+        t0 = time.time()
+        t.start()
+        res = self.load(self.gw_port, rate, count, self.key)
+        done.set()
+        t.join()
+        samples.append((time.time(), rss_kb(self.gw.pid)))
+        dur = samples[-1][0] - t0
+        warm = [s for s in samples if s[0] - t0 >= 0.1 * dur]
+        start_kb = warm[0][1] if warm else samples[0][1]
+        end_kb = samples[-1][1]
+        return {"rate": rate, "requests": count, "result": res,
+                "rss_first_kb": samples[0][1], "rss_after_warmup_kb": start_kb,
+                "rss_end_kb": end_kb,
+                "rss_max_kb": max(s[1] for s in samples),
+                "growth_after_warmup_kb": end_kb - start_kb}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--rates", default="500,1000,2000,3000,4000,5000")
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--conns", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="alternating direct/gateway runs per rate "
+                         "(medians are reported)")
+    ap.add_argument("--http-threads", type=int, default=2)
+    ap.add_argument("--event-threads", type=int, default=1)
+    ap.add_argument("--rss-requests", type=int, default=1000000)
+    ap.add_argument("--rss-rate", type=int, default=0,
+                    help="0: the highest sustained rate")
+    a = ap.parse_args()
+    a.rates = [int(x) for x in a.rates.split(",")]
+    b = Bench(a)
+    try:
+        b.start()
+        print("upstream :%d, wasmgate :%d (pid %d), %d connections, "
+              "%d HTTP + %d gateway threads, %d CPUs, load average %s" % (
+                  b.up_port, b.gw_port, b.gw.pid, a.conns, a.http_threads,
+                  a.event_threads, os.cpu_count(),
+                  " ".join("%.1f" % x for x in os.getloadavg())), flush=True)
+        rows = b.rates()
+        best = max([r["rate"] for r in rows if r["sustained"]] or
+                   [a.rates[0]])
+        summary = {"rates": rows, "highest_sustained": best,
+                   "loadavg": os.getloadavg()}
+        if a.rss_requests:
+            rate = a.rss_rate or best
+            print("RSS over %d requests at %d req/s ..." % (
+                a.rss_requests, rate), flush=True)
+            r = b.rss(rate, a.rss_requests)
+            summary["rss"] = r
+            print("RSS: first %d KiB, after warm-up %d KiB, end %d KiB, max "
+                  "%d KiB (growth after warm-up %+d KiB); %d ok, %d errors, "
+                  "%.0f req/s" % (
+                      r["rss_first_kb"], r["rss_after_warmup_kb"],
+                      r["rss_end_kb"], r["rss_max_kb"],
+                      r["growth_after_warmup_kb"], r["result"]["ok"],
+                      r["result"]["errors"], r["result"]["rate"]),
+                  flush=True)
+        print(json.dumps(summary))
+    finally:
+        b.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
