@@ -19,6 +19,28 @@ def in_flight(s):
     return n
 
 
+def read_response(c):
+    """One whole HTTP/1.1 response (Content-Length framed) from socket c."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        piece = c.recv(4096)
+        if not piece:
+            return data
+        data += piece
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(body) < length:
+        piece = c.recv(4096)
+        if not piece:
+            break
+        body += piece
+    return head + b"\r\n\r\n" + body
+
+
 class ShutdownTest(unittest.TestCase):
     def test_sigterm_while_busy(self):
         with Server("executor:\n  shutdown_grace_ms: 10000\n") as s:
@@ -78,16 +100,29 @@ class ShutdownTest(unittest.TestCase):
             key = s.tenant("drain", max_fuel=10 ** 15)
             loop = s.upload(key, guest("loop"))
             t = threading.Thread(target=s.run, args=(
-                key, loop, {"limits": {"timeout_ms": 800}}))
+                key, loop, {"limits": {"timeout_ms": 3000}}))
             t.start()
-            time.sleep(0.2)
-            # a kept-alive connection opened before the signal
+            # the drain lasts while that execution runs: wait until it does
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and in_flight(s) < 1:
+                time.sleep(0.02)
+            self.assertEqual(in_flight(s), 1)
+            # a kept-alive connection, accepted (one answer) before the signal
             c = socket.create_connection(("127.0.0.1", s.port), 5)
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertTrue(read_response(c).startswith(b"HTTP/1.1 200"))
             s.proc.send_signal(signal.SIGTERM)
-            time.sleep(0.2)
+            # the drain has begun once the listening socket is closed
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", s.port), 1).close()
+                except OSError:
+                    break
+                time.sleep(0.02)
             c.sendall(("GET /v1/modules HTTP/1.1\r\nHost: x\r\n"
                        "Authorization: Bearer %s\r\n\r\n" % key).encode())
-            data = c.recv(4096).decode()
+            data = read_response(c).decode()
             c.close()
             self.assertTrue(data.startswith("HTTP/1.1 503"), data)
             self.assertIn('"code":"shutting_down"', data)
