@@ -84,8 +84,10 @@ build_and_test() {
 
 start=$SECONDS
 
-build_and_test build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-build_and_test build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWG_SANITIZE=ON
+# One AOT cache for both builds: the compiled test policies are the same.
+aot_cache=(-DWG_AOT_TEST_CACHE="$root/build-aot-cache")
+build_and_test build -DCMAKE_BUILD_TYPE=RelWithDebInfo "${aot_cache[@]}"
+build_and_test build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWG_SANITIZE=ON "${aot_cache[@]}"
 
 # Fuzz smoke run: libFuzzer exits non-zero on a crash, leak, timeout or OOM
 # and writes the input to build-fuzz/artifacts/.
