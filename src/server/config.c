@@ -17,6 +17,7 @@
 
 #include "base/buf.h"
 #include "server/gateway.h"
+#include "server/wasinn.h"
 #include "server/srv.h"
 
 enum { CT_STR, CT_U32, CT_U64, CT_SIZE, CT_BOOL, CT_LISTEN, CT_ISOLATION };
@@ -58,6 +59,7 @@ enum { CT_STR, CT_U32, CT_U64, CT_SIZE, CT_BOOL, CT_LISTEN, CT_ISOLATION };
   X("executor.worker_file_size", CT_SIZE, worker_file_size, 1 * MIB,        \
     1024 * GIB)                                                              \
   X("executor.worker_grace_ms", CT_U64, worker_grace_ms, 0, 600000)          \
+  X("executor.worker_user", CT_STR, worker_user, 0, 0)                       \
   X("modules.cache_bytes", CT_SIZE, module_cache_bytes, 0, 1024 * GIB)       \
   X("executions.store_output", CT_BOOL, store_output, 0, 0)                  \
   X("auth.cache_ms", CT_U64, auth_cache_ms, 0, 3600000)                      \
@@ -68,7 +70,12 @@ enum { CT_STR, CT_U32, CT_U64, CT_SIZE, CT_BOOL, CT_LISTEN, CT_ISOLATION };
   X("policy.fuel", CT_U64, policy_fuel, 1000, 10000000000ull)                \
   X("policy.timeout_ms", CT_U64, policy_timeout_ms, 1, 60000)                \
   X("policy.max_memory_bytes", CT_SIZE, policy_max_memory_bytes, 1 * MIB,    \
-    4 * GIB)
+    4 * GIB)                                                                 \
+  X("policy.aot", CT_STR, policy_aot, 0, 0)                                  \
+  X("policy.aot_wasm2c", CT_STR, policy_aot_wasm2c, 0, 0)                    \
+  X("policy.aot_cc", CT_STR, policy_aot_cc, 0, 0)                            \
+  X("policy.aot_cache_dir", CT_STR, policy_aot_cache_dir, 0, 0)             \
+  X("policy.aot_opt", CT_STR, policy_aot_opt, 0, 0)
 
 static const struct cfg_row {
   const char *key;
@@ -119,6 +126,9 @@ void srv_config_defaults(wg_config *c) {
   c->policy_fuel = 100000000;
   c->policy_timeout_ms = 1000;
   c->policy_max_memory_bytes = 64 * MIB;
+  /* $WASMGATE_POLICY_AOT sets the default (the test harness: off). */
+  const char *aot = getenv("WASMGATE_POLICY_AOT");
+  snprintf(c->policy_aot, sizeof c->policy_aot, "%s", aot ? aot : "auto");
 }
 
 void srv_config_finish(wg_config *c) {
@@ -296,6 +306,10 @@ static bool walk(cfg_ctx *x, yaml_document_t *doc, yaml_node_t *n,
       if (!srv_gw_config_node(x->c, doc, v, kname, x->msg, x->msgsize)) {
         return false;
       }
+      continue;
+    }
+    if (depth == 0 && !strcmp(kname, "nn")) {
+      if (!srv_nn_config_node(x->c, doc, v, x->msg, x->msgsize)) return false;
       continue;
     }
     char path[256];

@@ -21,6 +21,7 @@
 #include "server/multipart.h"
 #include "server/policy.h"
 #include "server/srv.h"
+#include "server/wasinn.h"
 #include "sandbox/workers.h"
 #include "wasmgate/sandbox.h"
 
@@ -367,8 +368,12 @@ static void run(srv_req *r, wg_module *m, exec_spec *x) {
   wg_config cfg;
   srv_cfg_snapshot(r->s, &cfg);
   char dir[SRV_PATH_MAX + 16], why[300];
-  int rc = srv_scratch_create(cfg.scratch_dir, x->files, dir, sizeof dir, why,
-                              sizeof why);
+  /* a worker that switched user owns its directory (uid 0: unchanged) */
+  uid_t uid = r->s->workers && r->s->worker_uid ? (uid_t)r->s->worker_uid
+                                                : (uid_t)-1;
+  gid_t gid = uid != (uid_t)-1 ? (gid_t)r->s->worker_gid : (gid_t)-1;
+  int rc = srv_scratch_create(cfg.scratch_dir, x->files, uid, gid, dir,
+                              sizeof dir, why, sizeof why);
   if (rc != 0) {
     srv_scratch_remove(dir);
     if (rc > 0) srv_fail(r, SRV_E_BAD_FILE, "files", "%s", why);
@@ -401,12 +406,20 @@ static void run(srv_req *r, wg_module *m, exec_spec *x) {
   q.stdin_len = x->stdin_buf.len;
   q.stdin_fd = q.stdout_fd = q.stderr_fd = -1;
   q.limits = x->limits;
+  srv_nn_exec nnx;              /* WASI-NN, for a module importing it */
+  if (!srv_nn_prepare(r, m, &nnx, &q)) {
+    if (d.host_fd >= 0) close(d.host_fd);
+    srv_scratch_remove(dir);
+    r->exec_id[0] = 0;
+    return;
+  }
   wg_exec_result res;
   memset(&res, 0, sizeof res);
   wg_worker_outcome wo = WG_WORKER_RAN;
   wg_err e = r->s->workers ? wg_workers_run(r->s->workers, r->module_id, &q,
                                             &res, &wo)
                            : wg_exec_run(&q, &res);
+  srv_nn_finish(&nnx);
   if (d.host_fd >= 0) close(d.host_fd);
   srv_scratch_remove(dir);
   if (wo == WG_WORKER_CRASHED) {

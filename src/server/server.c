@@ -15,7 +15,9 @@
 ** which also wakes once a second to sync the audit log.
 */
 #include <errno.h>
+#include <grp.h>
 #include <malloc.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,7 @@
 #include "server/pool.h"
 #include "server/server.h"
 #include "server/srv.h"
+#include "server/wasinn.h"
 #include "sandbox/workers.h"
 
 void srv_cfg_snapshot(srv *s, wg_config *out) {
@@ -48,8 +51,18 @@ static int build_config(const wg_serve_opts *o, wg_config *c) {
   if (o->config_path && !srv_config_load(c, o->config_path, msg, sizeof msg)) {
     fprintf(stderr, "wasmgate serve: config: %s\n", msg);
     srv_gw_config_free(c->gw);
+    srv_nn_config_free(c->nn);
     c->gw = NULL;
+    c->nn = NULL;
     return 1;
+  }
+  if (o->model && !srv_gw_config_local(c, o->model, msg, sizeof msg)) {
+    fprintf(stderr, "wasmgate serve: --model: %s\n", msg);
+    srv_gw_config_free(c->gw);
+    srv_nn_config_free(c->nn);
+    c->gw = NULL;
+    c->nn = NULL;
+    return 2;
   }
   if (o->listen && !srv_config_listen(c, o->listen)) {
     fprintf(stderr, "wasmgate serve: --listen: '%s' is not HOST:PORT\n",
@@ -87,6 +100,7 @@ static void srv_teardown(srv *s) {
   srv_gw_stop(s);               /* before the daemon: resumes connections */
   srv_http_stop(s);
   srv_pool_free(s->pool);
+  srv_nn_stop(s);               /* after the executions */
   wg_workers_free(s->workers);
   srv_policies_free(s->policies);
   s->policies = NULL;
@@ -97,14 +111,86 @@ static void srv_teardown(srv *s) {
   srv_tenants_free(s->tenants);
   wg_db_close(s->db);
   srv_gw_config_free(s->cfg.gw);
+  srv_nn_config_free(s->cfg.nn);
   s->cfg.gw = NULL;
+  s->cfg.nn = NULL;
   pthread_mutex_destroy(&s->cfg_lock);
 }
 
+/* A user or group name, or a number, into *id. */
+static bool lookup_id(const char *name, bool group, uint32_t *id,
+                      uint32_t *primary_gid) {
+  char buf[4096];
+  if (*name >= '0' && *name <= '9') {
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(name, &end, 10);
+    if (errno || *end || v >= UINT32_MAX) return false;
+    *id = (uint32_t)v;
+    if (!group && primary_gid) {
+      struct passwd pw, *pp = NULL;
+      *primary_gid = getpwuid_r((uid_t)v, &pw, buf, sizeof buf, &pp) == 0 &&
+                     pp ? (uint32_t)pw.pw_gid : (uint32_t)v;
+    }
+    return true;
+  }
+  if (group) {
+    struct group gr, *gp = NULL;
+    if (getgrnam_r(name, &gr, buf, sizeof buf, &gp) != 0 || !gp) return false;
+    *id = (uint32_t)gr.gr_gid;
+    return true;
+  }
+  struct passwd pw, *pp = NULL;
+  if (getpwnam_r(name, &pw, buf, sizeof buf, &pp) != 0 || !pp) return false;
+  *id = (uint32_t)pw.pw_uid;
+  if (primary_gid) *primary_gid = (uint32_t)pw.pw_gid;
+  return true;
+}
+
+/* The ids workers switch to (executor.worker_user, USER[:GROUP], names or
+** numbers; GROUP defaults to USER's primary group): only a server running
+** as root switches, to "nobody" when nothing is configured. A server not
+** running as root accepts only its own user there (its workers keep it). */
+static wg_err worker_ids(srv *s, wg_error *err) {
+  const char *conf = s->cfg.worker_user;
+  char user[64], *group;
+  snprintf(user, sizeof user, "%s", conf[0] ? conf : "nobody");
+  group = strchr(user, ':');
+  if (group) *group++ = 0;
+  uint32_t uid, gid;
+  if (!user[0] || !lookup_id(user, false, &uid, &gid)) {
+    return wg_error_set(err, WG_EINVAL, "executor.worker_user: no user '%s'",
+                        user);
+  }
+  if (group && (!group[0] || !lookup_id(group, true, &gid, NULL))) {
+    return wg_error_set(err, WG_EINVAL, "executor.worker_user: no group "
+                        "'%s'", group);
+  }
+  if (geteuid() != 0) {
+    if (conf[0] && (uid != geteuid() || gid != getegid())) {
+      return wg_error_set(err, WG_EINVAL, "executor.worker_user '%s': only "
+                          "a server started as root can run its workers as "
+                          "another user", conf);
+    }
+    return WG_OK;   /* workers keep this (unprivileged) user */
+  }
+  if (uid == 0 || gid == 0) {
+    return wg_error_set(err, WG_EINVAL, "executor.worker_user '%s': workers "
+                        "must not run as root (uid and gid 0)", conf[0] ? conf
+                        : "nobody");
+  }
+  s->worker_uid = uid;
+  s->worker_gid = gid;
+  return WG_OK;
+}
+
 /* isolation: process - the worker pool (src/sandbox/workers.h). Workers
-** chroot into <data_dir>/worker-root, an empty directory. */
+** chroot into <data_dir>/worker-root, an empty directory, and run as
+** worker_ids's user. */
 static wg_err start_workers(srv *s, wg_error *err) {
   const wg_config *c = &s->cfg;
+  wg_err e = worker_ids(s, err);
+  if (e != WG_OK) return e;
   char root[SRV_PATH_MAX + 16];
   snprintf(root, sizeof root, "%s/worker-root", c->data_dir);
   if (mkdir(root, 0555) != 0 && errno != EEXIST) {
@@ -119,6 +205,9 @@ static wg_err start_workers(srv *s, wg_error *err) {
       .file_size_bytes = c->worker_file_size,
       .grace_ms = c->worker_grace_ms,
       .empty_dir = root,
+      .uid = s->worker_uid,
+      .gid = s->worker_gid,
+      .standby = true,
   };
   const char *hook = getenv("WASMGATE_TEST_WORKER_HOOK");
   wc.test_hook = hook && !strcmp(hook, "1");
@@ -164,6 +253,7 @@ static wg_err srv_start(srv *s, wg_error *err) {
     goto oom;
   }
   if ((e = srv_gw_start(s, err))) return e;
+  if ((e = srv_nn_start(s, err))) return e;
   return srv_http_start(s, err);
 oom:
   return wg_error_set(err, e, "out of memory");
@@ -177,7 +267,9 @@ static void reload(srv *s, const wg_serve_opts *o) {
   }
   /* models: and gateway: need a restart (they are not reloaded). */
   srv_gw_config_free(c.gw);
+  srv_nn_config_free(c.nn);
   c.gw = NULL;
+  c.nn = NULL;
   pthread_mutex_lock(&s->cfg_lock);
   wg_config *old = &s->cfg;
   bool restart = strcmp(c.listen_host, old->listen_host) ||
@@ -190,6 +282,7 @@ static void reload(srv *s, const wg_serve_opts *o) {
                  c.executor_queue != old->executor_queue ||
                  c.isolation_process != old->isolation_process ||
                  c.workers != old->workers ||
+                 strcmp(c.worker_user, old->worker_user) ||
                  c.connection_timeout_s != old->connection_timeout_s ||
                  c.max_connections != old->max_connections ||
                  c.max_connections_per_ip != old->max_connections_per_ip ||
@@ -306,11 +399,13 @@ int wg_serve(const wg_serve_opts *o) {
 
 int wg_audit_path(const char *config_path, const char *data_dir, char *buf,
                   size_t bufsize) {
-  wg_serve_opts o = {config_path, NULL, data_dir};
+  wg_serve_opts o = {config_path, NULL, data_dir, NULL};
   static wg_config c;   /* large; not reentrant, only the CLI calls it */
   if (build_config(&o, &c) != 0) return 0;
   srv_gw_config_free(c.gw);
+  srv_nn_config_free(c.nn);
   c.gw = NULL;
+  c.nn = NULL;
   return snprintf(buf, bufsize, "%s", c.audit_path) < (int)bufsize;
 }
 

@@ -74,6 +74,7 @@
   X(REDACTION, 500, "server_error", "redaction_failed")                      \
   X(BUSY, 503, "server_error", "server_busy")                                \
   X(G_TOKENS, 429, "tokens", "rate_limit_exceeded")                          \
+  X(G_FORMAT, 502, "server_error", "response_format_violation")              \
   X(SHUTTING_DOWN, 503, "server_error", "shutting_down")
 
 typedef enum srv_errcode {
@@ -141,6 +142,8 @@ void srv_bucket_give(wg_bucket *b, double burst, double n);
 /* Configuration (config.c). Keys, types and meanings: SRV_CONFIG_MAP   */
 /* there and config/wasmgate.example.yaml.                              */
 
+typedef struct srv_nn_config srv_nn_config;
+
 typedef struct wg_config {
   char listen_host[256];        /* server.listen */
   uint16_t listen_port;
@@ -165,6 +168,8 @@ typedef struct wg_config {
   uint32_t worker_cpu_seconds;  /* RLIMIT_CPU of a worker's life */
   uint64_t worker_file_size;    /* RLIMIT_FSIZE */
   uint64_t worker_grace_ms;     /* past a timeout before a worker is killed */
+  char worker_user[64];         /* USER[:GROUP] workers run as when the
+                                   server is root; "" = nobody */
   uint64_t module_cache_bytes;
   bool store_output;            /* keep stdout/stderr in execution records */
   uint32_t max_files;           /* executions' "files" */
@@ -176,6 +181,7 @@ typedef struct wg_config {
   wg_quotas tenant_defaults;
   struct srv_gw_config *gw;     /* models: and gateway: (gw_config.c), or
                                    NULL; owned by whoever built the config */
+  struct srv_nn_config *nn;     /* nn: (wasinn.c), or NULL; owned as gw */
   /* Policies (policy.c): "POLICY_ID:ENTRYPOINT" per decision point, "" =
   ** none; and the limits of one evaluation. */
   char policy_module_upload[256];
@@ -184,6 +190,14 @@ typedef struct wg_config {
   uint64_t policy_fuel;
   uint64_t policy_timeout_ms;
   uint64_t policy_max_memory_bytes;
+  /* The AOT tier for policies: "auto" (when wasm2c and a C compiler are
+  ** found), "on" (required) or "off"; its tools ("" = $WASMGATE_WASM2C /
+  ** $WASMGATE_CC, else on PATH) and cache ("" = <data_dir>/aot-cache). */
+  char policy_aot[8];
+  char policy_aot_wasm2c[SRV_PATH_MAX];
+  char policy_aot_cc[SRV_PATH_MAX];
+  char policy_aot_cache_dir[SRV_PATH_MAX];
+  char policy_aot_opt[16];          /* "" = -O2 */
 } wg_config;
 
 void srv_config_defaults(wg_config *c);
@@ -308,8 +322,6 @@ typedef struct srv_tenant {
   json_t *overrides;            /* as stored */
   wg_bucket bucket;             /* requests_per_minute */
   wg_bucket gw_tokens;          /* gateway_tokens_per_minute */
-  int64_t gw_day;               /* the UTC day of gw_day_used */
-  int64_t gw_day_used;          /* gateway tokens that day (in memory) */
   atomic_uint active;           /* executions queued or running */
   atomic_bool gone;             /* deleted while in use */
 } srv_tenant;
@@ -371,8 +383,11 @@ typedef struct srv {
   srv_modcache *modcache;
   srv_pool *pool;
   struct wg_workers *workers;   /* isolation: process; NULL for thread */
+  uint32_t worker_uid, worker_gid;  /* workers' ids when switched (uid > 0):
+                                   scratch directories are chowned to them */
   struct srv_policies *policies;  /* policy.h */
   struct srv_gw *gw;            /* the AI gateway (gateway.c) */
+  struct wg_nn_host *nn_host;   /* WASI-NN's models (wasinn.c) */
   struct MHD_Daemon *daemon;
   atomic_bool ready;
   atomic_bool draining;         /* SIGTERM seen: new requests get 503 */
