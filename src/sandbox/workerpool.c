@@ -133,8 +133,11 @@ static wg_err spawn(wg_workers *p, wslot *s, unsigned *features, char *why,
     return WG_EIO;
   }
   child_arg a = {sv[1], p->exe, p->argv};
-  /* no CLONE_VM: the child has its own copy of this stack */
-  static _Thread_local char stack[32768] __attribute__((aligned(16)));
+  /* no CLONE_VM: the child runs on its own copy of this array. A local,
+  ** not a thread-local: static TLS is zeroed in every thread at its start,
+  ** the CLI's main thread included, which cost 32 KiB of resident memory
+  ** to processes that never spawn a worker. */
+  char stack[32768] __attribute__((aligned(16)));
   pid_t pid = -1;
   if (p->clone_newpid) {
     pid = clone(child_main, stack + sizeof stack, CLONE_NEWPID | SIGCHLD, &a);
