@@ -31,29 +31,12 @@
   X(curl_multi_poll) X(curl_multi_remove_handle) X(curl_multi_setopt)      \
   X(curl_multi_wakeup) X(curl_slist_append) X(curl_slist_free_all)
 
-enum {
-#define X(f) CURL__##f,
-  CURL_FUNCS(X)
-#undef X
-  CURL__COUNT
-};
-
-static const char *const curl_names[] = {
-#define X(f) #f,
-    CURL_FUNCS(X)
-#undef X
-};
-_Static_assert(sizeof curl_names / sizeof *curl_names == CURL__COUNT,
-               "curl_names out of step");
-
-static void *curl_addrs[CURL__COUNT];
-static wg_dl_lib curl_lib =
-    WG_DL_LIB("libcurl.so.4", "the AI gateway's upstream calls", curl_names,
-              curl_addrs);
+WG_DL_STUBS(CURL_FUNCS, "libcurl.so.4",
+            "the AI gateway's upstream calls");
 
 /* The real function F, with F's own type. */
-#define REAL(f) ((__typeof__(&f))curl_addrs[CURL__##f])
-#define READY() wg_dl_ready(&curl_lib)
+#define REAL(f) WG_DL_REAL(f)
+#define READY() WG_DL_READY()
 
 typedef void (*curl__fn)(void); /* any function pointer, passed through */
 

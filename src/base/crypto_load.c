@@ -24,29 +24,12 @@
   X(SHA256) X(EVP_MD_fetch) X(EVP_MD_free) X(EVP_Digest) X(RAND_bytes)    \
   X(CRYPTO_memcmp) X(OPENSSL_cleanse)
 
-enum {
-#define X(f) CRYPTO__##f,
-  CRYPTO_FUNCS(X)
-#undef X
-  CRYPTO__COUNT
-};
-
-static const char *const crypto_names[] = {
-#define X(f) #f,
-    CRYPTO_FUNCS(X)
-#undef X
-};
-_Static_assert(sizeof crypto_names / sizeof *crypto_names == CRYPTO__COUNT,
-               "crypto_names out of step");
-
-static void *crypto_addrs[CRYPTO__COUNT];
-static wg_dl_lib crypto_lib =
-    WG_DL_LIB("libcrypto.so.3", "SHA-256 and random numbers", crypto_names,
-              crypto_addrs);
+WG_DL_STUBS(CRYPTO_FUNCS, "libcrypto.so.3",
+            "SHA-256 and random numbers");
 
 /* The real function F, with F's own type. */
-#define REAL(f) ((__typeof__(&f))crypto_addrs[CRYPTO__##f])
-#define READY() wg_dl_ready(&crypto_lib)
+#define REAL(f) WG_DL_REAL(f)
+#define READY() WG_DL_READY()
 
 unsigned char *SHA256(const unsigned char *d, size_t n, unsigned char *md) {
   return READY() ? REAL(SHA256)(d, n, md) : NULL;

@@ -45,6 +45,23 @@ enum { WG_DL_UNTRIED, WG_DL_LOADED, WG_DL_FAILED };
   { (soname), (purpose), (names), (addrs),                                 \
     sizeof(names) / sizeof *(names), WG_DL_UNTRIED, { 0, 0, 0, 0, "" } }
 
+/* The table of a stub file (one library per translation unit): from FUNCS,
+** an X-macro list of the function names, an index WG_DL__<name> per
+** function, their names and addresses, and the library `wg_dl__lib`. */
+#define WG_DL__INDEX(f) WG_DL__##f,
+#define WG_DL__NAME(f) #f,
+#define WG_DL_STUBS(FUNCS, soname, purpose)                                \
+  enum { FUNCS(WG_DL__INDEX) WG_DL__COUNT };                               \
+  static const char *const wg_dl__names[] = {FUNCS(WG_DL__NAME)};          \
+  static void *wg_dl__addrs[WG_DL__COUNT];                                 \
+  static wg_dl_lib wg_dl__lib =                                            \
+      WG_DL_LIB((soname), (purpose), wg_dl__names, wg_dl__addrs)
+
+/* In a stub: the real function F, with F's own type, and whether the
+** library is loaded (loading it on the first call). */
+#define WG_DL_REAL(f) ((__typeof__(&f))wg_dl__addrs[WG_DL__##f])
+#define WG_DL_READY() wg_dl_ready(&wg_dl__lib)
+
 /* Loads lib->soname (dlopen, RTLD_NOW | RTLD_LOCAL) and resolves every
 ** name into lib->addrs, once per process; safe from any number of threads
 ** at once. Returns WG_OK when the library is ready; otherwise

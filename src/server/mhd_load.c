@@ -29,28 +29,12 @@
   X(MHD_quiesce_daemon) X(MHD_resume_connection) X(MHD_start_daemon_va)    \
   X(MHD_stop_daemon) X(MHD_suspend_connection)
 
-enum {
-#define X(f) MHD__##f,
-  MHD_FUNCS(X)
-#undef X
-  MHD__COUNT
-};
-
-static const char *const mhd_names[] = {
-#define X(f) #f,
-    MHD_FUNCS(X)
-#undef X
-};
-_Static_assert(sizeof mhd_names / sizeof *mhd_names == MHD__COUNT,
-               "mhd_names out of step");
-
-static void *mhd_addrs[MHD__COUNT];
-static wg_dl_lib mhd_lib = WG_DL_LIB(
-    "libmicrohttpd.so.12", "the HTTP server", mhd_names, mhd_addrs);
+WG_DL_STUBS(MHD_FUNCS, "libmicrohttpd.so.12",
+            "the HTTP server");
 
 /* The real function F, with F's own type. */
-#define REAL(f) ((__typeof__(&f))mhd_addrs[MHD__##f])
-#define READY() wg_dl_ready(&mhd_lib)
+#define REAL(f) WG_DL_REAL(f)
+#define READY() WG_DL_READY()
 
 struct MHD_Daemon *MHD_start_daemon(unsigned int flags, uint16_t port,
                                     MHD_AcceptPolicyCallback apc,

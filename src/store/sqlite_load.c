@@ -25,28 +25,12 @@
   X(sqlite3_errcode) X(sqlite3_errmsg) X(sqlite3_exec) X(sqlite3_finalize) \
   X(sqlite3_open_v2) X(sqlite3_prepare_v3) X(sqlite3_reset) X(sqlite3_step)
 
-enum {
-#define X(f) SQLITE__##f,
-  SQLITE_FUNCS(X)
-#undef X
-  SQLITE__COUNT
-};
-
-static const char *const sqlite_names[] = {
-#define X(f) #f,
-    SQLITE_FUNCS(X)
-#undef X
-};
-_Static_assert(sizeof sqlite_names / sizeof *sqlite_names == SQLITE__COUNT,
-               "sqlite_names out of step");
-
-static void *sqlite_addrs[SQLITE__COUNT];
-static wg_dl_lib sqlite_lib = WG_DL_LIB(
-    "libsqlite3.so.0", "the SQLite store", sqlite_names, sqlite_addrs);
+WG_DL_STUBS(SQLITE_FUNCS, "libsqlite3.so.0",
+            "the SQLite store");
 
 /* The real function F, with F's own type. */
-#define REAL(f) ((__typeof__(&f))sqlite_addrs[SQLITE__##f])
-#define READY() wg_dl_ready(&sqlite_lib)
+#define REAL(f) WG_DL_REAL(f)
+#define READY() WG_DL_READY()
 
 int sqlite3_open_v2(const char *filename, sqlite3 **ppDb, int flags,
                     const char *zVfs) {
