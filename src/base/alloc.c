@@ -65,6 +65,12 @@ void *wg_grow_array(void *p, size_t oldn, size_t newn, size_t size) {
   return q;
 }
 
+void *wg_resize_array(void *p, size_t oldn, size_t newn, size_t size) {
+  if (size && newn > SIZE_MAX / size) return NULL;
+  if (newn == 0 || size == 0) return wg_grow_array(p, oldn, newn, size);
+  return wg_realloc_(p, oldn * size, newn * size);
+}
+
 void wg_free(void *p, size_t size) {
   if (p) wg_realloc_(p, size, 0);
 }

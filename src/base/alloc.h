@@ -24,6 +24,10 @@ uint64_t wg_alloc_count(void);
 /* Overflow-checked typed helpers. */
 void *wg_alloc_array(size_t n, size_t size);          /* zeroed */
 void *wg_grow_array(void *p, size_t oldn, size_t newn, size_t size);
+/* As wg_grow_array, but the new elements are left uninitialized: for
+** append-only arrays, whose unused tail then stays untouched (not
+** resident) instead of being zeroed at every doubling. */
+void *wg_resize_array(void *p, size_t oldn, size_t newn, size_t size);
 #define wg_new(T) ((T *)wg_alloc_array(1, sizeof(T)))
 #define wg_new_array(T, n) ((T *)wg_alloc_array((n), sizeof(T)))
 #define wg_free_array(p, n) wg_realloc_((p), (n) * sizeof *(p), 0)

@@ -144,7 +144,8 @@ static wg_err grow(comp *c, void **p, size_t *cap, size_t need, size_t size) {
   while (ncap < need) ncap *= 2;
   if (ncap > UINT32_MAX / 2)
     return wg_error_set(c->err, WG_EIMPLIMIT, "function code too large");
-  void *q = wg_grow_array(*p, *cap, ncap, size);
+  /* every GROW'n array is appended to (or, lstate, set) before it is read */
+  void *q = wg_resize_array(*p, *cap, ncap, size);
   if (!q) return nomem(c);
   *p = q;
   *cap = ncap;
