@@ -2,11 +2,12 @@
 ** The worker pool (workers.h): slots of worker processes, checked out by
 ** the calling thread for one execution at a time.
 **
-** A worker is spawned with clone(CLONE_NEWPID | SIGCHLD) when the kernel
-** allows it (else a plain clone, like fork), and the child only moves its
-** socket to fd 3 and execs this binary again (/proc/self/exe as resolved
-** at pool creation) with an empty environment: nothing of the server's
-** memory (keys, database handles, other tenants' data) is in a worker.
+** A worker is spawned with clone(CLONE_VM | CLONE_VFORK | CLONE_NEWPID)
+** when the kernel allows it (else without CLONE_NEWPID), and the child
+** only resets signal handlers, moves its socket to fd 3 and execs this
+** binary again (/proc/self/exe as resolved at pool creation) with an
+** empty environment: nothing of the server's memory (keys, database
+** handles, other tenants' data) is in a worker.
 **
 ** With cfg.standby, a helper thread keeps one spare worker spawned ahead
 ** and reaps retired ones: a worker recycled (or killed at its deadline)
@@ -72,16 +73,35 @@ typedef struct child_arg {
   int sock;
   const char *exe;
   char *const *argv;
+  sigset_t mask;                /* the spawning thread's, restored at exec */
 } child_arg;
 
-/* Runs in the new process: only async-signal-safe calls. */
-static int child_main(void *p) {
+/* Runs in the new process, on the spawning thread's memory (CLONE_VM)
+** while that thread waits (CLONE_VFORK): only async-signal-safe calls,
+** nothing written but its own stack (and errno). The handler table is
+** the child's own copy (no CLONE_SIGHAND): signals the caller handles
+** are reset to their default before the mask is restored, so that no
+** handler of the server can run here before the exec. Not instrumented
+** by AddressSanitizer: its stack frames would poison the shadow of the
+** caller's stack array, shared memory, and leave it poisoned. */
+__attribute__((no_sanitize_address)) static int child_main(void *p) {
   const child_arg *a = p;
+  for (int sig = 1; sig < NSIG; sig++) {
+    struct sigaction sa;
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    if (sigaction(sig, NULL, &sa) != 0) continue;
+    if (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN) {
+      sa.sa_handler = SIG_DFL;
+      sa.sa_flags = 0;
+      sigaction(sig, &sa, NULL);
+    }
+  }
   if (a->sock == 3) {
     fcntl(3, F_SETFD, 0);
   } else if (dup2(a->sock, 3) < 0) {
     _exit(126);
   }
+  sigprocmask(SIG_SETMASK, &a->mask, NULL);
   char *const envp[] = {NULL};
   execve(a->exe, a->argv, envp);
   _exit(127);
@@ -132,19 +152,29 @@ static wg_err spawn(wg_workers *p, wslot *s, unsigned *features, char *why,
     snprintf(why, whysize, "socketpair: %s", strerror(errno));
     return WG_EIO;
   }
-  child_arg a = {sv[1], p->exe, p->argv};
-  /* no CLONE_VM: the child runs on its own copy of this array. A local,
-  ** not a thread-local: static TLS is zeroed in every thread at its start,
-  ** the CLI's main thread included, which cost 32 KiB of resident memory
-  ** to processes that never spawn a worker. */
+  child_arg a = {sv[1], p->exe, p->argv, {{0}}};
+  /* CLONE_VM | CLONE_VFORK, as posix_spawn does: the child borrows this
+  ** process's memory until its exec, so no page table is copied. A fork
+  ** copies the server's page tables under its mmap lock, stalling every
+  ** thread that faults meanwhile, and then takes a copy-on-write fault on
+  ** each page written before the child execs: that cost one latency spike
+  ** per recycled worker. The stack below is this thread's, which waits.
+  ** A local, not a thread-local: static TLS is zeroed in every thread at
+  ** its start, the CLI's main thread included, which cost 32 KiB of
+  ** resident memory to processes that never spawn a worker. */
   char stack[32768] __attribute__((aligned(16)));
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &a.mask);
+  int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
   pid_t pid = -1;
   if (p->clone_newpid) {
-    pid = clone(child_main, stack + sizeof stack, CLONE_NEWPID | SIGCHLD, &a);
+    pid = clone(child_main, stack + sizeof stack, flags | CLONE_NEWPID, &a);
     if (pid < 0) p->clone_newpid = false;   /* not allowed here: stop trying */
   }
-  if (pid < 0) pid = clone(child_main, stack + sizeof stack, SIGCHLD, &a);
+  if (pid < 0) pid = clone(child_main, stack + sizeof stack, flags, &a);
   int saved = errno;
+  pthread_sigmask(SIG_SETMASK, &a.mask, NULL);
   close(sv[1]);
   if (pid < 0) {
     close(sv[0]);
