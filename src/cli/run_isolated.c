@@ -85,10 +85,19 @@ wg_err cli_run_isolated(const wg_exec_request *req, wg_exec_result *res) {
   }
   if (e == WG_OK) {
     const char *hook = getenv("WASMGATE_TEST_WORKER_HOOK");
+    /* the worker reaches files beneath the preopened directories only
+    ** (it opens these paths itself, from this working directory; one
+    ** given as an fd alone gets no rule: its files stay out of reach) */
+    const char *beneath[ISO_MAX_DIRS];
+    size_t nbeneath = 0;
+    for (size_t i = 0; i < nopen; i++)
+      if (req->dirs[i].host_path) beneath[nbeneath++] = req->dirs[i].host_path;
     wg_workers_config wc = {
         .count = 1,
         .grace_ms = ISO_GRACE_MS,
         .empty_dir = root,
+        .files_beneath = beneath,
+        .nfiles_beneath = nbeneath,
         .test_hook = hook && !strcmp(hook, "1"),
     };
     wg_error err;

@@ -34,4 +34,14 @@ bool wgs_watchdog_start(void);
 ** why gets a message on failure. */
 wg_err wgs_seccomp_install(char *why, size_t whysize);
 
+/* The kernel's Landlock ABI version; 0 when it has none (or it is off). */
+int wgs_landlock_abi(void);
+/* Confines this process's file access to beneath the directories dirs
+** (open fds, O_PATH will do) with Landlock (landlock.c); the process must
+** have no_new_privs set. 1: in force; 0: the kernel has no usable
+** Landlock (ABI < 2), nothing done; -1: the kernel refused (why says
+** how), the process must not serve. */
+int wgs_landlock_restrict(const int *dirs, size_t ndirs, char *why,
+                          size_t whysize);
+
 #endif

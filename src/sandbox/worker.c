@@ -19,7 +19,9 @@
 **   4. rlimits: core 0, open files, file size, CPU seconds, address space
 **      (not under ASan, whose shadow memory needs terabytes of it)
 **   5. start the deadline watchdog thread (no thread is created later)
-**   6. PR_SET_NO_NEW_PRIVS, then the seccomp allowlist (seccomp.c)
+**   6. PR_SET_NO_NEW_PRIVS, then Landlock when the kernel has it
+**      (landlock.c): files only beneath the --files-beneath directories
+**      (opened before step 2), then the seccomp allowlist (seccomp.c)
 **
 ** The test hook (only when built with WG_TEST_HOOKS and started with
 ** --test-hook, which the server passes only when its own environment has
@@ -30,11 +32,13 @@
 ** cannot reach this code, and a request reaches it only on a server that
 ** was compiled with the hook and started with the variable.
 ** WASMGATE_TEST_PROBE=privileges instead of running the guest answers
-** with stdout "uid=U gid=G escape=E inside=I given=F\n": the ids the
-** worker runs with, what creating a file in the parent of the first
-** directory (E) and in that directory itself (I) gave ("created" or the
-** errno name), and what opening its file "given.txt" for writing gave (F:
-** "writable" or the errno name).
+** with stdout "uid=U gid=G escape=E inside=I given=F outside=O\n": the
+** ids the worker runs with, what creating a file in the parent of the
+** first directory (E) and in that directory itself (I) gave ("created" or
+** the errno name), what opening its file "given.txt" for writing gave (F:
+** "writable" or the errno name), and what opening the file
+** "wasmgate-probe-outside.txt" in the parent for reading gave (O:
+** "readable" or the errno name).
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -64,6 +68,8 @@ typedef struct wopts {
   uint64_t as, fsize, nofile, cpu;
   uint64_t uid, gid;            /* uid > 0: switch to them */
   const char *root;
+  const char *beneath[WG_WORKERS_MAX_FILE_DIRS];  /* --files-beneath */
+  size_t nbeneath;
   bool test_hook;
   long ppid;
 } wopts;
@@ -173,6 +179,18 @@ static int confine(const wopts *o, worker *w, unsigned *features, char *why,
   if (o->ppid && getppid() != (pid_t)o->ppid && getppid() != 0) return -1;
   signal(SIGXFSZ, SIG_IGN);    /* a write past RLIMIT_FSIZE fails (EFBIG) */
   signal(SIGPIPE, SIG_IGN);
+  /* the Landlock rules' directories, opened while their paths still
+  ** lead to them (before the chroot) */
+  int beneath[WG_WORKERS_MAX_FILE_DIRS];
+  for (size_t i = 0; i < o->nbeneath; i++) {
+    beneath[i] = open(o->beneath[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (beneath[i] < 0) {
+      snprintf(why, whysize, "cannot open %.100s: %s", o->beneath[i],
+               strerror(errno));
+      while (i > 0) close(beneath[--i]);
+      return -1;
+    }
+  }
   unsigned f = enter_namespaces();
   if (o->root && chroot(o->root) == 0 && chdir("/") == 0) f |= WG_WORKER_CHROOT;
   if (o->uid && drop_ids(o, why, whysize) != 0) return -1;
@@ -189,6 +207,10 @@ static int confine(const wopts *o, worker *w, unsigned *features, char *why,
     return -1;
   }
   f |= WG_WORKER_NO_NEW_PRIVS;
+  int ll = wgs_landlock_restrict(beneath, o->nbeneath, why, whysize);
+  for (size_t i = 0; i < o->nbeneath; i++) close(beneath[i]);
+  if (ll < 0) return -1;
+  if (ll > 0) f |= WG_WORKER_LANDLOCK;
   if (wgs_seccomp_install(why, whysize) != WG_OK) return -1;
   f |= WG_WORKER_SECCOMP;
   *features = f;
@@ -305,15 +327,20 @@ static bool test_probe(worker *w, const wg_exec_request *q,
   static const char pre[] = "WASMGATE_TEST_PROBE=privileges";
   if (!q->envc || strcmp(q->env[0], pre)) return false;
   char text[256];
-  const char *given = "no-dir";
+  const char *given = "no-dir", *outside = "no-dir";
   if (q->ndirs) {
     int fd = openat(q->dirs[0].host_fd, "given.txt",
                     O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
     given = fd >= 0 ? "writable" : strerrorname_np(errno);
     if (fd >= 0) close(fd);
+    fd = openat(q->dirs[0].host_fd, "../wasmgate-probe-outside.txt",
+                O_RDONLY | O_CLOEXEC);
+    outside = fd >= 0 ? "readable" : strerrorname_np(errno);
+    if (fd >= 0) close(fd);
   }
   int n = snprintf(text, sizeof text,
-                   "uid=%u gid=%u escape=%s inside=%s given=%s\n",
+                   "uid=%u gid=%u escape=%s inside=%s given=%s "
+                   "outside=%s\n",
                    w->uid, w->gid,
                    q->ndirs ? create_probe(q->dirs[0].host_fd,
                                            "../wasmgate-probe-escape")
@@ -321,7 +348,7 @@ static bool test_probe(worker *w, const wg_exec_request *q,
                    q->ndirs ? create_probe(q->dirs[0].host_fd,
                                            "wasmgate-probe-inside")
                             : "no-dir",
-                   given);
+                   given, outside);
   memset(res, 0, sizeof *res);
   res->out = wg_realloc_(NULL, 0, (size_t)n + 1);
   res->err = wg_realloc_(NULL, 0, 1);
@@ -448,6 +475,11 @@ static bool parse_opts(int argc, char **argv, wopts *o) {
     const char *val = argv[++i];
     if (!strcmp(a, "--root")) {
       o->root = val;
+      continue;
+    }
+    if (!strcmp(a, "--files-beneath")) {
+      if (o->nbeneath == WG_WORKERS_MAX_FILE_DIRS) return false;
+      o->beneath[o->nbeneath++] = val;
       continue;
     }
     if (!parse_u64(val, &v)) return false;

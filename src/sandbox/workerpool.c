@@ -35,7 +35,7 @@
 #include "sandbox/worker_int.h"
 
 #define HELLO_TIMEOUT_MS 10000u
-#define MAX_ARGS 24
+#define MAX_ARGS (24 + 2 * WG_WORKERS_MAX_FILE_DIRS)
 
 typedef struct wslot {
   pid_t pid;                    /* 0: none (spawned on checkout) */
@@ -50,6 +50,8 @@ struct wg_workers {
   char empty_dir[PATH_MAX];
   char *argv[MAX_ARGS];
   char argbuf[MAX_ARGS][32];
+  char *beneath;                /* cfg.files_beneath, NUL-separated */
+  size_t beneath_size;
   pthread_mutex_t lock;
   pthread_cond_t freed;
   wslot *slots;
@@ -354,6 +356,25 @@ wg_err wg_workers_new(const wg_workers_config *cfg, wg_workers **out,
     set_arg(p, &a, "--uid", cfg->uid);
     set_arg(p, &a, "--gid", cfg->gid);
   }
+  if (cfg->nfiles_beneath > WG_WORKERS_MAX_FILE_DIRS) {
+    wg_workers_free(p);
+    return wg_error_set(err, WG_ELIMIT, "more than %u directories for the "
+                        "workers' files", WG_WORKERS_MAX_FILE_DIRS);
+  }
+  for (size_t i = 0; i < cfg->nfiles_beneath; i++)
+    p->beneath_size += strlen(cfg->files_beneath[i]) + 1;
+  p->beneath = p->beneath_size ? wg_alloc_array(p->beneath_size, 1) : NULL;
+  if (p->beneath_size && !p->beneath) {
+    wg_workers_free(p);
+    return wg_error_set(err, WG_ENOMEM, NULL);
+  }
+  for (size_t i = 0, at = 0; i < cfg->nfiles_beneath; i++) {
+    size_t len = strlen(cfg->files_beneath[i]) + 1;
+    memcpy(p->beneath + at, cfg->files_beneath[i], len);
+    p->argv[a++] = (char *)"--files-beneath";
+    p->argv[a++] = p->beneath + at;
+    at += len;
+  }
   if (cfg->test_hook) p->argv[a++] = (char *)"--test-hook";
   p->argv[a] = NULL;
   char why[300];
@@ -398,6 +419,7 @@ void wg_workers_free(wg_workers *p) {
   pthread_cond_destroy(&p->freed);
   pthread_mutex_destroy(&p->lock);
   wg_free_array(p->slots, p->cfg.count);
+  if (p->beneath) wg_free(p->beneath, p->beneath_size);
   wg_free_obj(p);
 }
 

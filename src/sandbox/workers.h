@@ -36,6 +36,9 @@
 
 #include "wasmgate/sandbox.h"
 
+/* Most directories in wg_workers_config.files_beneath. */
+#define WG_WORKERS_MAX_FILE_DIRS 64u
+
 /* What a worker has in force (bits of wg_workers_features). */
 #define WG_WORKER_FEATURE_MAP(X)                                             \
   X(NO_NEW_PRIVS, 0, "no_new_privs")                                         \
@@ -50,7 +53,8 @@
   X(UTSNS, 9, "uts_ns")                                                      \
   X(CHROOT, 10, "chroot")                                                    \
   X(TEST_HOOK, 11, "test_hook")                                              \
-  X(NON_ROOT, 12, "non_root_user")
+  X(NON_ROOT, 12, "non_root_user")                                           \
+  X(LANDLOCK, 13, "landlock")
 
 enum {
 #define WG__F(name, bit, text) WG_WORKER_##name = 1u << bit,
@@ -71,6 +75,13 @@ typedef struct wg_workers_config {
   uint32_t uid, gid;            /* uid > 0: the worker switches to uid
                                    and gid after its chroot (the caller
                                    must be root); 0: keeps the caller's */
+  const char *const *files_beneath; /* with Landlock (kernel ABI >= 2)
+                                   the workers reach files beneath these
+                                   directories only (the directories of
+                                   every run must be among them); none:
+                                   no file at all. Copied. At most
+                                   WG_WORKERS_MAX_FILE_DIRS. */
+  size_t nfiles_beneath;
   bool test_hook;               /* only with WG_TEST_HOOKS: see worker.c */
   bool standby;                 /* keep a spare worker spawned ahead and
                                    reap retired ones in a helper thread

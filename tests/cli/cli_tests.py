@@ -855,6 +855,45 @@ def _isolation_forbidden():
           0, out="bye\n", err="")
 
 
+def landlock_abi():
+    """The kernel's Landlock ABI version (0: none), asked directly."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    v = libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    return max(v, 0)
+
+
+@case("isolation-landlock")
+def _isolation_landlock():
+    # the worker test hook's probe, in a worker of this (root, in CI) CLI
+    # whose uid stays: through ".." of its directory fd it creates a file
+    # beside the preopened directory and reads one there. A chroot does
+    # not stop that walk; Landlock (kernel ABI >= 2) must.
+    if not hooks_built():
+        return
+    with Scratch() as t:
+        inner = os.path.join(t, "inner")
+        os.mkdir(inner)
+        write(os.path.join(inner, "given.txt"), "x")
+        write(os.path.join(t, "wasmgate-probe-outside.txt"), "secret")
+        os.chmod(t, 0o755)
+        r = run("--isolation", "process", "--dir", inner + "::/", "--env",
+                "WASMGATE_TEST_PROBE=privileges", guest("exitcode"),
+                env={"WASMGATE_TEST_WORKER_HOOK": "1"})
+        check(r, 0, err="")
+        got = dict(kv.split("=") for kv in r.out.decode().split())
+        check_eq(got["inside"], "created", "a file made in the directory")
+        check_eq(got["given"], "writable", "the directory's own file")
+        if landlock_abi() >= 2:
+            check_eq(got["escape"], "EACCES", "a file made beside it")
+            check_eq(got["outside"], "EACCES", "a file read beside it")
+        elif os.geteuid() == 0:
+            # no Landlock: what this test guards against is possible
+            check_eq(got["outside"], "readable", "a file read beside it")
+        check_eq(sorted(os.listdir(t)), ["inner",
+                 "wasmgate-probe-outside.txt"], "beside the directory")
+
+
 @case("isolation-timeout-blocked-read")
 def _isolation_blocked_read():
     # in-process, a guest blocked reading a pipe outlives --timeout until

@@ -154,7 +154,7 @@ class HookedUserTest(ServerTest):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json()["stdout"],
                          "uid=12345 gid=23456 escape=EACCES inside=created "
-                         "given=writable\n")
+                         "given=writable outside=EACCES\n")
 
 
 class BadWorkerUserTest(unittest.TestCase):
