@@ -22,6 +22,14 @@ from wgtest import ADMIN_KEY, WASMGATE, Server, ServerTest, guest, main
 HOOK_ENV = {"WASMGATE_TEST_WORKER_HOOK": "1"}
 
 
+def landlock_abi():
+    """The kernel's Landlock ABI version (0: none), asked directly."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    v = libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    return max(v, 0)
+
+
 def worker_pids(server_pid):
     """The server's child processes (its workers)."""
     pids = set()
@@ -65,6 +73,8 @@ class HookedServerTest(ServerTest):
         self.assertEqual(iso["workers"], 2)
         for f in ("seccomp", "no_new_privs"):
             self.assertIn(f, iso["features"])
+        if landlock_abi() >= 2:
+            self.assertIn("landlock", iso["features"])
         self.assertTrue(any("executions isolated in 2 worker processes"
                             in line for line in self.srv.log), self.srv.log)
 
