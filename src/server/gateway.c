@@ -19,7 +19,7 @@
 **
 ** Token limits (the tenant's quotas gateway_tokens_per_minute, a token
 ** bucket in memory, and gateway_tokens_per_day, per UTC day, a counter
-** in the store: it survives restarts; see "The daily budget" below): a
+** in the store: it survives restarts; see budget.h): a
 ** request reserves an estimate, prompt characters / 4 + max_tokens (or
 ** max_completion_tokens), and is refused with 429 when it does not fit;
 ** on completion the reservation is settled to the upstream's usage (the
@@ -58,6 +58,7 @@
 
 #include "base/alloc.h"
 #include "server/audit.h"
+#include "server/budget.h"
 #include "server/gateway.h"
 #include "server/gw_format.h"
 #include "server/policy.h"
@@ -89,14 +90,6 @@ typedef struct gw_depstat {
   atomic_uint_fast64_t prompt_tokens, completion_tokens;
 } gw_depstat;
 
-/* A tenant's daily budget as this server sees it (see budget_take). */
-typedef struct gw_budget {
-  char tenant[WG_DB_ID_MAX];    /* "" : a free slot */
-  int64_t day;                  /* the UTC day of base; -1: not loaded */
-  int64_t base;                 /* the store's value at the last write */
-  int64_t pending;              /* spent here since, not yet written */
-} gw_budget;
-
 struct srv_gw {
   srv_gw_config *cfg;           /* s->cfg.gw; NULL: no models */
   ai_engine *engine;
@@ -105,14 +98,6 @@ struct srv_gw {
   gw_depstat *stats;            /* [ndeps + 1]: the last, no deployment */
   atomic_uint_fast64_t violations[4];
   atomic_uint_fast64_t redactions;
-  /* The daily budgets: an open-addressed table by tenant id, written to
-  ** the store by the flusher thread. */
-  pthread_mutex_t blk;
-  pthread_cond_t bcond;         /* the flusher's wake-up (stop) */
-  gw_budget *budgets;
-  size_t nbudgets, capbudgets;  /* capbudgets: 0 or a power of two */
-  bool bstop, flusher_on;
-  pthread_t flusher;
 };
 
 static const char *const violation_names[] = {
@@ -177,14 +162,10 @@ typedef struct gw_req {
 /* ------------------------------------------------------------------ */
 /* Life                                                                */
 
-static void *budget_flusher(void *arg);
-
 wg_err srv_gw_start(srv *s, wg_error *err) {
   struct srv_gw *g = wg_new(struct srv_gw);
   if (!g) return wg_error_set(err, WG_ENOMEM, "out of memory");
   s->gw = g;
-  pthread_mutex_init(&g->blk, NULL);
-  pthread_cond_init(&g->bcond, NULL);
   g->cfg = s->cfg.gw;
   g->ndeps = g->cfg ? g->cfg->router.ndeps : 0;
   g->stats = wg_new_array(gw_depstat, g->ndeps + 1);
@@ -204,10 +185,6 @@ wg_err srv_gw_start(srv *s, wg_error *err) {
                                      &g->engine))) {
     return wg_error_set(err, e, "cannot start the gateway's threads");
   }
-  g->flusher_on = pthread_create(&g->flusher, NULL, budget_flusher, s) == 0;
-  if (!g->flusher_on) {
-    return wg_error_set(err, WG_ENOMEM, "cannot start the gateway's threads");
-  }
   return WG_OK;
 }
 
@@ -216,16 +193,6 @@ void srv_gw_stop(srv *s) {
   if (!g) return;
   ai_engine_free(g->engine);       /* settles what was in flight */
   g->engine = NULL;
-  if (g->flusher_on) {              /* writes the budgets a last time */
-    pthread_mutex_lock(&g->blk);
-    g->bstop = true;
-    pthread_cond_signal(&g->bcond);
-    pthread_mutex_unlock(&g->blk);
-    pthread_join(g->flusher, NULL);
-  }
-  if (g->budgets) wg_free_array(g->budgets, g->capbudgets);
-  pthread_cond_destroy(&g->bcond);
-  pthread_mutex_destroy(&g->blk);
   guard_redactor_free(g->red);
   wg_free_array(g->stats, g->ndeps + 1);
   wg_free_obj(g);
@@ -533,8 +500,6 @@ static void audit_text(wg_buf *b, const char *s, size_t n) {
 /* ------------------------------------------------------------------ */
 /* Token limits                                                        */
 
-#define GW_DAY_MS 86400000
-
 static int64_t code_points(json_t *str) {
   const char *p = json_string_value(str);
   int64_t n = 0;
@@ -570,150 +535,6 @@ static int64_t token_estimate(json_t *body) {
   return n;
 }
 
-#define GW_DAY_COUNTER "gw_tokens_day"   /* the store's counter */
-#define GW_FLUSH_MS 50                  /* budgets written this often */
-
-/* The daily budget. The store holds the truth (counter_add: atomic,
-** shared by servers on one store); this server keeps each tenant's view
-** (base, the store's value at its last write) and what it spent since
-** (pending), so that a request costs no store write: the flusher adds
-** pending to the store every GW_FLUSH_MS, and at shutdown. A crash loses
-** at most that much spend; servers sharing a store see each other's
-** spend within that delay (so together they may overshoot by as much). */
-
-static size_t gw_hash(const char *k) {       /* FNV-1a */
-  uint64_t h = 1469598103934665603ull;
-  for (; *k; k++) h = (h ^ (uint8_t)*k) * 1099511628211ull;
-  return (size_t)h;
-}
-
-/* The slot of tenant (created when missing); NULL when out of memory.
-** Under g->blk. */
-static gw_budget *budget_slot(struct srv_gw *g, const char *tenant) {
-  if (g->nbudgets * 2 >= g->capbudgets) {
-    size_t nc = g->capbudgets ? g->capbudgets * 2 : 64;
-    gw_budget *nb = wg_new_array(gw_budget, nc);
-    if (!nb) return NULL;
-    for (size_t i = 0; i < g->capbudgets; i++) {
-      if (!g->budgets[i].tenant[0]) continue;
-      size_t h = gw_hash(g->budgets[i].tenant) & (nc - 1);
-      while (nb[h].tenant[0]) h = (h + 1) & (nc - 1);
-      nb[h] = g->budgets[i];
-    }
-    if (g->budgets) wg_free_array(g->budgets, g->capbudgets);
-    g->budgets = nb;
-    g->capbudgets = nc;
-  }
-  size_t h = gw_hash(tenant) & (g->capbudgets - 1);
-  while (g->budgets[h].tenant[0] && strcmp(g->budgets[h].tenant, tenant)) {
-    h = (h + 1) & (g->capbudgets - 1);
-  }
-  gw_budget *b = &g->budgets[h];
-  if (!b->tenant[0]) {
-    snprintf(b->tenant, sizeof b->tenant, "%s", tenant);
-    b->day = -1;
-    g->nbudgets++;
-  }
-  return b;
-}
-
-/* Reserves est tokens of tenant's day: WG_OK, WG_ELIMIT (over lim; lim
-** < 0: none), or the store's error when the day could not be read. */
-static wg_err budget_take(srv *s, const char *tenant, int64_t day,
-                          int64_t est, int64_t lim) {
-  struct srv_gw *g = s->gw;
-  wg_db *db = s->db;
-  wg_err e = WG_OK;
-  pthread_mutex_lock(&g->blk);
-  gw_budget *b = budget_slot(g, tenant);
-  if (!b) e = WG_ENOMEM;
-  if (!e && b->day != day) {     /* a new day (or the first use): load */
-    if (b->pending && b->day >= 0) {
-      db->ops->counter_add(db, tenant, GW_DAY_COUNTER, b->day, b->pending,
-                           -1, NULL, NULL);
-    }
-    int64_t v = 0;
-    e = db->ops->counter_add(db, tenant, GW_DAY_COUNTER, day, 0, -1, &v,
-                             NULL);
-    if (!e) {
-      b->day = day;
-      b->base = v > 0 ? v : 0;
-      b->pending = 0;
-    }
-  }
-  if (!e && lim >= 0 && b->base + b->pending + est > lim) e = WG_ELIMIT;
-  if (!e) b->pending += est;
-  pthread_mutex_unlock(&g->blk);
-  return e;
-}
-
-/* Adds delta (a settlement) to tenant's day. */
-static void budget_give(srv *s, const char *tenant, int64_t day,
-                        int64_t delta) {
-  struct srv_gw *g = s->gw;
-  pthread_mutex_lock(&g->blk);
-  gw_budget *b = budget_slot(g, tenant);
-  if (b && b->day == day) {
-    b->pending += delta;
-  } else if (b && day < b->day) {          /* a past day: straight there */
-    s->db->ops->counter_add(s->db, tenant, GW_DAY_COUNTER, day, delta, -1,
-                            NULL, NULL);
-  }
-  pthread_mutex_unlock(&g->blk);
-}
-
-/* Writes every pending spend to the store and refreshes the views. The
-** store is written without the lock held: one slot at a time, its
-** pending taken out, then the store's new value becomes its base (what
-** was spent meanwhile stays pending). */
-static void budget_flush(srv *s) {
-  struct srv_gw *g = s->gw;
-  pthread_mutex_lock(&g->blk);
-  for (size_t i = 0; i < g->capbudgets; i++) {
-    gw_budget *b = &g->budgets[i];
-    if (!b->tenant[0] || !b->pending || b->day < 0) continue;
-    char tenant[WG_DB_ID_MAX];
-    memcpy(tenant, b->tenant, sizeof tenant);
-    int64_t day = b->day, n = b->pending, v = -1;
-    b->pending = 0;
-    pthread_mutex_unlock(&g->blk);
-    wg_err e = s->db->ops->counter_add(s->db, tenant, GW_DAY_COUNTER, day,
-                                       n, -1, &v, NULL);
-    pthread_mutex_lock(&g->blk);
-    b = &g->budgets[i];          /* the table may have grown: find it */
-    if (strcmp(b->tenant, tenant)) b = budget_slot(g, tenant);
-    if (!b || b->day != day) continue;
-    if (e == WG_OK || e == WG_ENOTFOUND) {  /* ENOTFOUND: tenant gone */
-      b->base = v > 0 ? v : 0;
-    } else {
-      b->pending += n;           /* the store failed: try again later */
-    }
-  }
-  pthread_mutex_unlock(&g->blk);
-}
-
-static void *budget_flusher(void *arg) {
-  srv *s = arg;
-  struct srv_gw *g = s->gw;
-  pthread_mutex_lock(&g->blk);
-  while (!g->bstop) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += GW_FLUSH_MS * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&g->bcond, &g->blk, &ts);
-    pthread_mutex_unlock(&g->blk);
-    budget_flush(s);
-    pthread_mutex_lock(&g->blk);
-  }
-  pthread_mutex_unlock(&g->blk);
-  budget_flush(s);
-  return NULL;
-}
-
 /* Reserves est tokens of q's tenant: the day's budget in the store, then
 ** the minute's bucket. false: refused, with the error in *code
 ** (SRV_E_G_TOKENS, SRV_E_QUOTA, or SRV_E_INTERNAL when the store failed:
@@ -723,16 +544,15 @@ static bool tokens_reserve(gw_req *q, srv_tenant *t, int64_t est,
   wg_quotas qs;
   srv_tenant_quotas(t, &qs);
   double burst = (double)qs.gateway_tokens_per_minute, rate = burst / 60.0;
-  int64_t now_ms = srv_time_ms(), day = now_ms / GW_DAY_MS;
+  int64_t now_ms = srv_time_ms(), day = srv_budget_day(now_ms);
   uint64_t now = srv_now_ns(), wait = 0;
   bool ok = true;
-  int64_t lim = qs.gateway_tokens_per_day > (uint64_t)INT64_MAX
-                    ? -1 : (int64_t)qs.gateway_tokens_per_day;
-  wg_err e = budget_take(q->s, t->id, day, est, lim);
+  int64_t lim = srv_budget_limit(qs.gateway_tokens_per_day);
+  wg_err e = srv_budget_take(q->s, t->id, day, est, lim);
   if (e) {
     ok = false;
     *code = e == WG_ELIMIT ? SRV_E_QUOTA : SRV_E_INTERNAL;
-    *retry_ms = (uint64_t)((day + 1) * GW_DAY_MS - now_ms);
+    *retry_ms = (uint64_t)((day + 1) * SRV_BUDGET_DAY_MS - now_ms);
   }
   pthread_mutex_lock(&t->lock);
   srv_bucket_take_n(&t->gw_tokens, rate, burst, 0, now, &wait); /* refill */
@@ -744,7 +564,7 @@ static bool tokens_reserve(gw_req *q, srv_tenant *t, int64_t est,
   double left = t->gw_tokens.tokens;
   pthread_mutex_unlock(&t->lock);
   if (!ok && *code == SRV_E_G_TOKENS) {   /* give the day's share back */
-    budget_give(q->s, t->id, day, -est);
+    srv_budget_settle(q->s, t->id, day, -est);
   }
   q->rl_set = true;
   q->rl_limit = qs.gateway_tokens_per_minute;
@@ -769,7 +589,7 @@ static void tokens_settle(gw_req *q, int64_t actual) {
   pthread_mutex_lock(&t->lock);
   srv_bucket_give(&t->gw_tokens, (double)q->rl_limit, (double)diff);
   pthread_mutex_unlock(&t->lock);
-  if (diff) budget_give(q->s, t->id, q->res_day, -diff);
+  if (diff) srv_budget_settle(q->s, t->id, q->res_day, -diff);
   q->reserved = actual;
   srv_tenant_release(t);
   q->ten = NULL;

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "server/audit.h"
+#include "server/budget.h"
 #include "server/files.h"
 #include "server/gateway.h"
 #include "server/metrics.h"
@@ -101,6 +102,7 @@ static void srv_teardown(srv *s) {
   srv_http_stop(s);
   srv_pool_free(s->pool);
   srv_nn_stop(s);               /* after the executions */
+  srv_budget_stop(s);           /* after the gateway and the executions */
   wg_workers_free(s->workers);
   srv_policies_free(s->policies);
   s->policies = NULL;
@@ -256,6 +258,7 @@ static wg_err srv_start(srv *s, wg_error *err) {
                         &s->pool))) {
     goto oom;
   }
+  if ((e = srv_budget_start(s, err))) return e;
   if ((e = srv_gw_start(s, err))) return e;
   if ((e = srv_nn_start(s, err))) return e;
   return srv_http_start(s, err);

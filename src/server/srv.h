@@ -387,6 +387,7 @@ typedef struct srv {
                                    scratch directories are chowned to them */
   struct srv_policies *policies;  /* policy.h */
   struct srv_gw *gw;            /* the AI gateway (gateway.c) */
+  struct srv_budget *budget;    /* daily token budgets (budget.h) */
   struct wg_nn_host *nn_host;   /* WASI-NN's models (wasinn.c) */
   struct MHD_Daemon *daemon;
   atomic_bool ready;
