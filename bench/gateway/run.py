@@ -6,6 +6,7 @@ over a long run (a leak check: flat after warm-up).
 
   python3 bench/gateway/run.py [--build build] [--rates 500,1000,...]
                                [--seconds 5] [--rss-requests 1000000]
+                               [--cpu]
 
 The gateway runs with auth (a tenant key), quotas (request and token
 limits, the daily budget in the store), guardrails, input and output PII
@@ -13,6 +14,10 @@ redaction (the upstream's answer holds an e-mail address), audit (content
 redacted) and metrics on. Added latency = gateway percentile - direct
 percentile at the same rate; "sustained" = at least 95% of the asked rate
 achieved with no errors. Prints a table and one JSON summary line.
+
+--cpu adds, per rate, the CPU time (user + system, from /proc) that the
+gateway and the upstream used per request during the gateway runs: a
+figure that holds up better than latency on a shared machine.
 """
 import argparse
 import json
@@ -50,6 +55,13 @@ def http(port, method, path, body=None, key=ADMIN):
                  "Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.loads(r.read() or b"null")
+
+
+def cpu_s(pid):
+    """User + system CPU seconds of process pid (all its threads)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def median_run(runs):
@@ -134,9 +146,14 @@ gateway:
                 str(rate), str(count), str(self.a.conns)]
         if key:
             args.append("Authorization: Bearer " + key)
+        g0, u0 = cpu_s(self.gw.pid), cpu_s(self.procs[0].pid)
         out = subprocess.run(args, capture_output=True, text=True,
                              check=True).stdout
-        return json.loads(out)
+        res = json.loads(out)
+        n = max(1, res["done"])
+        res["gateway_cpu_us"] = (cpu_s(self.gw.pid) - g0) * 1e6 / n
+        res["upstream_cpu_us"] = (cpu_s(self.procs[0].pid) - u0) * 1e6 / n
+        return res
 
     def rates(self):
         rows = []
@@ -163,6 +180,12 @@ gateway:
                       rows[-1]["added_p99_us"],
                       g["p99_us"] / max(1, d["p99_us"]),
                       "" if ok else "  (not sustained)"), flush=True)
+            if self.a.cpu:
+                print("%6s         CPU per request in the gateway runs: "
+                      "gateway %.1f us, upstream %.1f us (direct runs: "
+                      "upstream %.1f us)" % (
+                          "", g["gateway_cpu_us"], g["upstream_cpu_us"],
+                          d["upstream_cpu_us"]), flush=True)
         return rows
 
     def rss(self, rate, count):
@@ -204,6 +227,9 @@ def main():
     ap.add_argument("--http-threads", type=int, default=2)
     ap.add_argument("--event-threads", type=int, default=1)
     ap.add_argument("--rss-requests", type=int, default=1000000)
+    ap.add_argument("--cpu", action="store_true",
+                    help="print CPU time per request of the gateway and "
+                         "the upstream")
     ap.add_argument("--rss-rate", type=int, default=0,
                     help="0: the highest sustained rate")
     a = ap.parse_args()

@@ -245,6 +245,31 @@ void ai_call_release(ai_call *c);
 /* Monotonic milliseconds, the clock of breakers and deadlines. */
 uint64_t ai_now_ms(void);
 
+/* Another event source that an engine thread drives in its loop (the
+** server's HTTP daemons: a request and its upstream call then share one
+** thread, with no hand-off and no wake-up between threads). fd is
+** readable when run has work; run does it without blocking; timeout_ms
+** is the longest the thread may wait before calling run anyway (< 0: no
+** limit). run and timeout_ms are called on that thread only, and may
+** start calls: a call started on an engine thread stays on it. */
+typedef struct ai_loop_hook {
+  int fd;
+  void (*run)(void *ctx);
+  long (*timeout_ms)(void *ctx);
+  void *ctx;
+} ai_loop_hook;
+
+/* The number of event threads. */
+uint32_t ai_engine_threads(const ai_engine *e);
+/* Makes thread i (< ai_engine_threads) drive *h (copied) from its next
+** loop on. Set once per thread, before the source has work; the hook
+** stays until ai_engine_free has joined the thread. */
+void ai_engine_attach(ai_engine *e, uint32_t i, const ai_loop_hook *h);
+/* From any thread: thread i runs its hook soon (at once when it is the
+** caller's own thread, after what it is doing). For work the hook's fd
+** does not signal (a suspended HTTP connection resumed). */
+void ai_engine_kick(ai_engine *e, uint32_t i);
+
 /* ------------------------------------------------------------------ */
 /* Local deployments (local.c)                                         */
 

@@ -11,7 +11,8 @@
 **      enforces the connect and total timeouts)
 **   4. curl_multi_poll, also watching each call's client socket: when
 **      the client has closed it, the call is cancelled at once, which
-**      closes its upstream connection
+**      closes its upstream connection; and the thread's hook (the
+**      server's HTTP daemon, ai_engine_attach), run when it has work
 **   5. curl_multi_perform, then finish the attempts that completed:
 **      success, a non-retryable upstream error, or a retry (same
 **      deployment after a backoff with full jitter, at least the
@@ -19,6 +20,12 @@
 **
 ** A call is never retried after on_data said that something went to the
 ** client (AI_DATA_COMMITTED).
+**
+** A call started on an engine thread (by its hook: an HTTP request read
+** there) stays on that thread and needs no wake-up: the request, its
+** upstream call and its answer cost no hand-off between threads, which
+** is most of a small request's CPU on a busy machine (each sleep and
+** wake-up of a thread costs more than the request's own work).
 */
 #include <curl/curl.h>
 #include <errno.h>
@@ -36,6 +43,7 @@
 #define ERRBODY_MAX (64u << 10)
 #define BODY_MAX (64u << 20)
 #define MAX_WATCH 1024
+#define SPARE_MAX 32              /* idle easy handles kept per thread */
 
 typedef struct ai_thread ai_thread;
 
@@ -51,7 +59,8 @@ struct ai_call {
   void *user;
   char model[AI_NAME_MAX];
   wg_buf body;                  /* the client's body without "model" */
-  int client_fd;                /* our dup, or -1 */
+  int client_fd;                /* watched, or -1 */
+  bool own_fd;                  /* client_fd is our dup: close it */
   bool watch;                   /* still watching client_fd */
   bool client_gone;
   /* The current attempt (engine thread only). */
@@ -85,7 +94,12 @@ struct ai_thread {
   pthread_mutex_t lock;
   ai_call *inbox;               /* under lock */
   bool stop;                    /* under lock */
+  ai_loop_hook hook;            /* under lock; has_hook: set */
+  bool has_hook;
+  atomic_bool kick;             /* run the hook soon (ai_engine_kick) */
   ai_call *active;              /* engine thread only */
+  CURL *spare[SPARE_MAX];       /* easy handles of ended attempts, for */
+  unsigned nspare;              /* the next (engine thread only) */
   bool started;
 };
 
@@ -119,13 +133,16 @@ static uint64_t rnd64(void) {
   return s * 2685821657736338717ull;
 }
 
+/* The engine thread running this code, or NULL on other threads. */
+static _Thread_local ai_thread *tl_self;
+
 static void call_unref(ai_call *c) {
   if (atomic_fetch_sub(&c->refs, 1) != 1) return;
   if (c->local) ai_local_release(c->local);
   wg_buf_free(&c->body);
   wg_buf_free(&c->req);
   wg_buf_free(&c->errbody);
-  if (c->client_fd >= 0) close(c->client_fd);
+  if (c->own_fd) close(c->client_fd);
   wg_free_obj(c);
 }
 
@@ -134,8 +151,14 @@ static void call_unref(ai_call *c) {
 
 static void end_attempt(ai_call *c) {
   if (c->easy) {
-    curl_multi_remove_handle(c->t->multi, c->easy);
-    curl_easy_cleanup(c->easy);
+    ai_thread *t = c->t;
+    curl_multi_remove_handle(t->multi, c->easy);
+    /* Kept for the next attempt, which sets every option again. */
+    if (!c->paused && t->nspare < SPARE_MAX) {
+      t->spare[t->nspare++] = c->easy;
+    } else {
+      curl_easy_cleanup(c->easy);
+    }
     c->easy = NULL;
   }
   curl_slist_free_all(c->hdrs);
@@ -252,7 +275,9 @@ static bool start_attempt(ai_call *c) {
   c->last_dep = d;
   if (c->retries || c->on_dep) c->ops->on_restart(c->user);
   if (!build_req(c) || !d->prov->chat_url(d, url, sizeof url) ||
-      !d->prov->headers(d, &c->hdrs) || !(c->easy = curl_easy_init())) {
+      !d->prov->headers(d, &c->hdrs) ||
+      !(c->easy = c->t->nspare ? c->t->spare[--c->t->nspare]
+                               : curl_easy_init())) {
     snprintf(c->error, sizeof c->error, "out of memory");
     return false;
   }
@@ -409,22 +434,46 @@ static bool client_closed(int fd) {
                     errno != EINTR);
 }
 
+/* curl's work, then the attempts that it completed. */
+static void perform(ai_thread *t) {
+  int running;
+  curl_multi_perform(t->multi, &running);
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(t->multi, &left))) {
+    if (m->msg != CURLMSG_DONE) continue;
+    ai_call *c = NULL;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+    if (c && c->easy == m->easy_handle) attempt_done(c, m->data.result);
+  }
+}
+
 static void *thread_main(void *arg) {
   ai_thread *t = arg;
   struct curl_waitfd *wfds = wg_new_array(struct curl_waitfd, MAX_WATCH);
   ai_call **wcalls = wg_new_array(ai_call *, MAX_WATCH);
+  tl_self = t;
   for (;;) {
     pthread_mutex_lock(&t->lock);
     ai_call *in = t->inbox;
     t->inbox = NULL;
     bool stop = t->stop;
+    bool hooked = t->has_hook;
+    ai_loop_hook hook = t->hook;
     pthread_mutex_unlock(&t->lock);
+    bool started = in != NULL;
     while (in) {
       ai_call *c = in;
       in = in->next;
       c->next = t->active;
       t->active = c;
       next_deployment(c);
+    }
+    if (started) {              /* send them now, not after a poll */
+      perform(t);
+      if (hooked && !stop && atomic_exchange(&t->kick, false)) {
+        hook.run(hook.ctx);       /* answered already: send it */
+      }
     }
     uint64_t now = ai_now_ms();
     long timeout = 1000;
@@ -468,7 +517,7 @@ static void *thread_main(void *arg) {
       if (c->wake_ms && (long)(c->wake_ms - now) < timeout) {
         timeout = c->wake_ms > now ? (long)(c->wake_ms - now) : 0;
       }
-      if (c->watch && nw < MAX_WATCH && wfds) {
+      if (c->watch && nw < MAX_WATCH - 1 && wfds) {
         wfds[nw].fd = c->client_fd;
         wfds[nw].events = CURL_WAIT_POLLIN;
         wfds[nw].revents = 0;
@@ -477,10 +526,30 @@ static void *thread_main(void *arg) {
       pp = &c->next;
     }
     if (stop && !t->active) break;
+    /* The hook: its fd is the last one watched; it runs when readable or
+    ** when its timeout is over. */
+    uint64_t hook_due = UINT64_MAX;
+    unsigned hw = nw;
+    if (hooked && wfds && !stop) {
+      long ht = atomic_load(&t->kick) ? 0 : hook.timeout_ms(hook.ctx);
+      if (ht >= 0) {
+        hook_due = now + (uint64_t)ht;
+        if (ht < timeout) timeout = ht;
+      }
+      wfds[nw].fd = hook.fd;
+      wfds[nw].events = CURL_WAIT_POLLIN;
+      wfds[nw].revents = 0;
+      wcalls[nw++] = NULL;
+    }
+    /* Calls started since the inbox was taken (by a hook run above): no
+    ** waiting before they go. */
+    pthread_mutex_lock(&t->lock);
+    if (t->inbox) timeout = 0;
+    pthread_mutex_unlock(&t->lock);
     if (timeout < 0) timeout = 0;
     int numfds = 0;
     curl_multi_poll(t->multi, wfds, nw, (int)timeout, &numfds);
-    for (unsigned i = 0; i < nw; i++) {
+    for (unsigned i = 0; i < hw; i++) {
       if (!(wfds[i].revents & CURL_WAIT_POLLIN)) continue;
       ai_call *c = wcalls[i];
       c->watch = false;        /* readable: closed, or a next request */
@@ -489,17 +558,18 @@ static void *thread_main(void *arg) {
         atomic_store(&c->cancel_req, true);
       }
     }
-    int running;
-    curl_multi_perform(t->multi, &running);
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(t->multi, &left))) {
-      if (m->msg != CURLMSG_DONE) continue;
-      ai_call *c = NULL;
-      curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
-      if (c && c->easy == m->easy_handle) attempt_done(c, m->data.result);
+    /* After the client fds: the hook may close connections (and cancel
+    ** their calls, which are then dropped before the next poll). */
+    if (hw < nw && (atomic_exchange(&t->kick, false) ||
+                    (wfds[hw].revents & CURL_WAIT_POLLIN) ||
+                    (hook_due != UINT64_MAX && ai_now_ms() >= hook_due))) {
+      hook.run(hook.ctx);
     }
+    perform(t);
+    /* Kicked by what finished here (an answer to send): at once. */
+    if (hw < nw && atomic_exchange(&t->kick, false)) hook.run(hook.ctx);
   }
+  while (t->nspare) curl_easy_cleanup(t->spare[--t->nspare]);
   wg_free_array(wfds, MAX_WATCH);
   wg_free_array(wcalls, MAX_WATCH);
   return NULL;
@@ -592,17 +662,27 @@ wg_err ai_call_start(ai_engine *e, const ai_call_spec *spec,
     call_unref(c);
     return WG_ENOMEM;
   }
-  if (spec->client_fd >= 0) {
+  /* On an engine thread: stay there (its loop takes the inbox before it
+  ** waits again, so no wake-up). */
+  bool here = tl_self && tl_self->e == e;
+  if (spec->client_fd >= 0 && here) {
+    /* The connection is this thread's too (its hook's): the caller
+    ** cancels the call before the connection and its fd go, and a
+    ** cancelled call is dropped before the next poll, so the fd itself
+    ** can be watched. */
+    c->client_fd = spec->client_fd;
+    c->watch = true;
+  } else if (spec->client_fd >= 0) {
     c->client_fd = fcntl(spec->client_fd, F_DUPFD_CLOEXEC, 0);
-    c->watch = c->client_fd >= 0;
+    c->own_fd = c->watch = c->client_fd >= 0;
   }
-  c->t = &e->t[atomic_fetch_add(&e->next, 1) % e->n];
+  c->t = here ? tl_self : &e->t[atomic_fetch_add(&e->next, 1) % e->n];
   atomic_fetch_add(&e->active, 1);
   pthread_mutex_lock(&c->t->lock);
   c->next = c->t->inbox;
   c->t->inbox = c;
   pthread_mutex_unlock(&c->t->lock);
-  curl_multi_wakeup(c->t->multi);
+  if (!here) curl_multi_wakeup(c->t->multi);
   *out = c;
   return WG_OK;
 }
@@ -614,7 +694,7 @@ void ai_call_cancel(ai_call *c) {
   }
   if (atomic_load(&c->finished)) return;
   atomic_store(&c->cancel_req, true);
-  curl_multi_wakeup(c->t->multi);
+  if (tl_self != c->t) curl_multi_wakeup(c->t->multi);
 }
 
 void ai_call_unpause(ai_call *c) {
@@ -624,7 +704,7 @@ void ai_call_unpause(ai_call *c) {
   }
   if (atomic_load(&c->finished)) return;
   atomic_store(&c->unpause_req, true);
-  curl_multi_wakeup(c->t->multi);
+  if (tl_self != c->t) curl_multi_wakeup(c->t->multi);
 }
 
 void ai_call_release(ai_call *c) {
@@ -632,3 +712,22 @@ void ai_call_release(ai_call *c) {
 }
 
 uint64_t ai_engine_active(ai_engine *e) { return atomic_load(&e->active); }
+
+uint32_t ai_engine_threads(const ai_engine *e) { return e->n; }
+
+void ai_engine_kick(ai_engine *e, uint32_t i) {
+  if (i >= e->n) return;
+  ai_thread *t = &e->t[i];
+  atomic_store(&t->kick, true);
+  if (tl_self != t) curl_multi_wakeup(t->multi);
+}
+
+void ai_engine_attach(ai_engine *e, uint32_t i, const ai_loop_hook *h) {
+  if (i >= e->n) return;
+  ai_thread *t = &e->t[i];
+  pthread_mutex_lock(&t->lock);
+  t->hook = *h;
+  t->has_hook = true;
+  pthread_mutex_unlock(&t->lock);
+  curl_multi_wakeup(t->multi);
+}

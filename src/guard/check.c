@@ -19,7 +19,7 @@ void guard_cfg_default(guard_cfg *c) {
 ** can forge a system or assistant turn on a model served from a raw
 ** template. Matched case-insensitively. Besides these, any "<|name|>"
 ** (ChatML-style special token) is caught by the generic rule below. */
-static const char *const tokens[] = {
+static const char *const tokens[] = {   /* each starts with [ or < */
     "[INST]", "[/INST]", "<<SYS>>", "<</SYS>>", "<start_of_turn>",
     "<end_of_turn>",
 };
@@ -44,6 +44,7 @@ static bool special_at(const char *s, size_t n, size_t i, size_t *len) {
 
 const char *guard_find_template_token(const char *s, size_t n, size_t *len) {
   for (size_t i = 0; i < n; i++) {
+    if (s[i] != '<' && s[i] != '[') continue;   /* how every token starts */
     if (special_at(s, n, i, len)) return s + i;
     for (size_t k = 0; k < sizeof tokens / sizeof tokens[0]; k++) {
       size_t tl = strlen(tokens[k]);

@@ -37,28 +37,13 @@ struct srv_audit {
 /* ------------------------------------------------------------------ */
 /* Building a line                                                     */
 
-/* Appends s as a JSON string. Bytes of an invalid UTF-8 string are
-** escaped one by one as \u00XX, so the line is always valid JSON. */
+/* Appends s as a JSON string (srv_json_str: always valid JSON). */
 static void put_str(wg_buf *b, const char *s) {
   if (!s) {
     wg_buf_append(b, "null", 4);
     return;
   }
-  size_t n = strlen(s);
-  bool utf8 = srv_utf8_valid((const uint8_t *)s, n);
-  wg_buf_append(b, "\"", 1);
-  for (size_t i = 0; i < n; i++) {
-    uint8_t c = (uint8_t)s[i];
-    if (c == '"' || c == '\\') {
-      char esc[2] = {'\\', (char)c};
-      wg_buf_append(b, esc, 2);
-    } else if (c < 0x20 || c == 0x7F || (c >= 0x80 && !utf8)) {
-      wg_buf_printf(b, "\\u%04x", c);
-    } else {
-      wg_buf_append(b, &c, 1);
-    }
-  }
-  wg_buf_append(b, "\"", 1);
+  srv_json_str(b, s, strlen(s));
 }
 
 static void put_hash(wg_buf *b, const uint8_t *h) {

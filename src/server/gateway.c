@@ -181,12 +181,17 @@ wg_err srv_gw_start(srv *s, wg_error *err) {
   /* Local models (provider local, src/ai/local.c) load now: a model that
   ** cannot be loaded fails the start, with its path in the message. */
   if (g->ndeps && (e = ai_local_open_all(&g->cfg->router, err))) return e;
-  if (g->ndeps && (e = ai_engine_new(&g->cfg->router, g->cfg->event_threads,
-                                     &g->engine))) {
+  /* The engine's threads also run the HTTP daemons (http.c): one per
+  ** thread, so that there are at least server.threads of them. */
+  uint32_t nth = g->cfg->event_threads > s->cfg.http_threads
+                     ? g->cfg->event_threads : s->cfg.http_threads;
+  if (g->ndeps && (e = ai_engine_new(&g->cfg->router, nth, &g->engine))) {
     return wg_error_set(err, e, "cannot start the gateway's threads");
   }
   return WG_OK;
 }
+
+ai_engine *srv_gw_engine(srv *s) { return s->gw ? s->gw->engine : NULL; }
 
 void srv_gw_stop(srv *s) {
   struct srv_gw *g = s->gw;
@@ -424,49 +429,44 @@ void srv_h_model_get(srv_req *r) {
 /* ------------------------------------------------------------------ */
 /* Audit                                                               */
 
-/* Writes the request's audit line (with the gateway's fields). */
+/* Writes the request's audit line (with the gateway's fields: one JSON
+** object, written here directly, in this order). */
 static void gw_audit(gw_req *q, int status, const char *reason,
                      const ai_result *res, const char *violation) {
-  json_t *gj = json_object();
-  json_object_set_new(gj, "model", json_string(q->model));
-  json_object_set_new(gj, "deployment",
-                      res && res->dep ? json_string(res->dep->id)
-                                      : json_null());
-  json_object_set_new(gj, "stream", json_boolean(q->stream));
-  json_object_set_new(gj, "upstream_status",
-                      res && res->status ? json_integer(res->status)
-                                         : json_null());
-  json_object_set_new(gj, "retries", json_integer(res ? res->retries : 0));
-  json_object_set_new(gj, "prompt_tokens", json_integer(q->prompt_tokens));
-  json_object_set_new(gj, "completion_tokens",
-                      json_integer(q->completion_tokens));
-  json_object_set_new(gj, "ttft_ms",
-                      q->ttft_ns ? json_real((double)q->ttft_ns * 1e-6)
-                                 : json_null());
-  json_object_set_new(gj, "violations",
-                      violation ? json_pack("[s]", violation)
-                                : json_array());
-  json_object_set_new(gj, "redactions", json_integer(q->redactions));
+  wg_buf gb;
+  wg_buf_init(&gb, 1u << 20);
+  wg_buf_append(&gb, "{\"model\":", 9);
+  srv_json_str(&gb, q->model, strlen(q->model));
+  wg_buf_append(&gb, ",\"deployment\":", 14);
+  if (res && res->dep) srv_json_str(&gb, res->dep->id, strlen(res->dep->id));
+  else wg_buf_append(&gb, "null", 4);
+  wg_buf_printf(&gb, ",\"stream\":%s,\"upstream_status\":",
+                q->stream ? "true" : "false");
+  if (res && res->status) wg_buf_printf(&gb, "%d", res->status);
+  else wg_buf_append(&gb, "null", 4);
+  wg_buf_printf(&gb, ",\"retries\":%u,\"prompt_tokens\":%lld,"
+                "\"completion_tokens\":%lld,\"ttft_ms\":",
+                res ? res->retries : 0, (long long)q->prompt_tokens,
+                (long long)q->completion_tokens);
+  if (q->ttft_ns) wg_buf_printf(&gb, "%.3f", (double)q->ttft_ns * 1e-6);
+  else wg_buf_append(&gb, "null", 4);
+  wg_buf_append(&gb, ",\"violations\":[", 15);
+  if (violation) srv_json_str(&gb, violation, strlen(violation));
+  wg_buf_printf(&gb, "],\"redactions\":%u", q->redactions);
   if (q->fmt.kind) {
-    json_object_set_new(gj, "response_format_retries",
-                        json_integer(q->fmt_tries));
+    wg_buf_printf(&gb, ",\"response_format_retries\":%u", q->fmt_tries);
     if (q->fmt_why[0]) {
-      json_object_set_new(gj, "response_format_error",
-                          json_string(q->fmt_why));
+      wg_buf_append(&gb, ",\"response_format_error\":", 25);
+      srv_json_str(&gb, q->fmt_why, strlen(q->fmt_why));
     }
   }
   if (q->gw->cfg && q->gw->cfg->audit_content) {
-    json_object_set_new(gj, "input",
-                        json_stringn((const char *)q->audit_in.data,
-                                     q->audit_in.len));
-    json_object_set_new(gj, "output",
-                        json_stringn((const char *)q->audit_out.data,
-                                     q->audit_out.len));
+    wg_buf_append(&gb, ",\"input\":", 9);
+    srv_json_str(&gb, (const char *)q->audit_in.data, q->audit_in.len);
+    wg_buf_append(&gb, ",\"output\":", 10);
+    srv_json_str(&gb, (const char *)q->audit_out.data, q->audit_out.len);
   }
-  wg_buf gb;
-  wg_buf_init(&gb, 1u << 20);
-  srv_json_dump(gj, JSON_COMPACT | JSON_PRESERVE_ORDER, &gb);
-  json_decref(gj);
+  wg_buf_append(&gb, "}", 1);
   uint8_t out[32];
   srv_sha256(q->audit_out.data, q->audit_out.len, out);
   srv_audit_entry e = {
@@ -626,12 +626,12 @@ static void wake(gw_req *q) {
     r->status = 200;
     r->resp_type = "text/event-stream";
     atomic_store(&r->ready, true);
-    MHD_resume_connection(q->conn);
+    srv_resume(q->s, q->conn);
     return;
   }
   if (q->waiting) {
     q->waiting = false;
-    MHD_resume_connection(q->conn);
+    srv_resume(q->s, q->conn);
   }
 }
 
@@ -1080,7 +1080,7 @@ static void on_done(void *user, const ai_result *res) {
     pthread_mutex_lock(&q->lock);
     if (q->r) {
       atomic_store(&r->ready, true);
-      MHD_resume_connection(q->conn);
+      srv_resume(q->s, q->conn);
     }
     pthread_mutex_unlock(&q->lock);
   } else {
@@ -1381,6 +1381,10 @@ static void lower_max_tokens(json_t *body, json_int_t lim) {
 ** the top). false: answered 403 policy_denied and audited. */
 static bool chat_policy(srv_req *r, gw_req *q, json_t *body) {
   static const char *const kinds[] = {"text", "json_object", "json_schema"};
+  pthread_mutex_lock(&r->s->cfg_lock);
+  bool configured = r->s->cfg.policy_chat[0] != 0;
+  pthread_mutex_unlock(&r->s->cfg_lock);
+  if (!configured) return true;   /* nothing to decide: skip the input */
   json_t *msgs = json_object_get(body, "messages");
   json_int_t bytes = 0;
   size_t i, k;
@@ -1627,7 +1631,7 @@ void srv_h_chat(srv_req *r) {
     tokens_settle(q, 0);
     srv_fail(r, SRV_E_INTERNAL, NULL, "The upstream call could not start.");
     atomic_store(&r->ready, true);
-    MHD_resume_connection(r->conn);
+    srv_resume(r->s, r->conn);
   } else {
     /* The call may already have ended, even have been asked again
     ** (format_retry): keep the newest in q->call. */

@@ -10,6 +10,12 @@
 ** answer is collected, redacted and sent at the end; a stream is relayed
 ** event by event through a callback response, the connection suspended
 ** whenever there is nothing to send and resumed by the engine.
+**
+** With models configured, the HTTP threads are the engine's threads
+** (http.c runs one daemon per engine thread, ai_engine_attach): a
+** request, its upstream call and its answer stay on one thread, with no
+** hand-off or wake-up between threads. There are max(server.threads,
+** gateway.event_threads) of them.
 */
 #ifndef WG_SERVER_GATEWAY_H
 #define WG_SERVER_GATEWAY_H
@@ -69,6 +75,9 @@ bool srv_gw_config_local(struct wg_config *c, const char *path, char *msg,
 wg_err srv_gw_start(struct srv *s, wg_error *err);
 /* Cancels what is in flight and joins the engine threads. */
 void srv_gw_stop(struct srv *s);
+/* The engine whose threads run the HTTP daemons (http.c), or NULL (no
+** upstream deployments: the daemons run their own threads). */
+ai_engine *srv_gw_engine(struct srv *s);
 
 /* http.c's hooks for requests with r->gw set. */
 struct MHD_Response *srv_gw_response(struct srv_req *r);

@@ -14,6 +14,11 @@
 **   completed     metrics, free (on_completed)
 **
 ** Every answer carries x-request-id (the client's when it is sane).
+**
+** Threads: without models, MHD's own pool (server.threads). With models,
+** one daemon per gateway engine thread, run by that thread's loop
+** (start_on_engine); a connection resumed from elsewhere (srv_resume)
+** then kicks its thread, as MHD only looks at it when run.
 */
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -164,15 +169,17 @@ static bool request_id_ok(const char *id) {
 }
 
 static uint64_t body_cap(srv *s, int kind) {
-  wg_config c;
-  srv_cfg_snapshot(s, &c);
+  uint64_t cap;
+  pthread_mutex_lock(&s->cfg_lock);   /* not a snapshot: 7 KB per request */
   switch (kind) {
-    case SRV_BODY_JSON: return c.max_json_bytes;
-    case SRV_BODY_MODULE: return c.max_module_bytes;
-    case SRV_BODY_POLICY: return c.max_module_bytes;
-    case SRV_BODY_MULTIPART: return c.max_multipart_bytes;
-    default: return 0;
+    case SRV_BODY_JSON: cap = s->cfg.max_json_bytes; break;
+    case SRV_BODY_MODULE: cap = s->cfg.max_module_bytes; break;
+    case SRV_BODY_POLICY: cap = s->cfg.max_module_bytes; break;
+    case SRV_BODY_MULTIPART: cap = s->cfg.max_multipart_bytes; break;
+    default: cap = 0; break;
   }
+  pthread_mutex_unlock(&s->cfg_lock);
+  return cap;
 }
 
 /* The media type a route's body must have (NULL: any). */
@@ -342,6 +349,21 @@ static enum MHD_Result send_reply(srv_req *r) {
   return ret;
 }
 
+void srv_resume(srv *s, struct MHD_Connection *c) {
+  MHD_resume_connection(c);
+  ai_engine *eng = s->ndaemons ? srv_gw_engine(s) : NULL;
+  if (!eng) return;
+  /* A daemon run by an engine thread learns of it only when run. */
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON);
+  for (uint32_t i = 0; ci && i < s->ndaemons; i++) {
+    if (s->daemons[i] == ci->daemon) {
+      ai_engine_kick(eng, i);
+      return;
+    }
+  }
+}
+
 static void run_job(void *arg) {
   srv_req *r = arg;
   r->route->handler(r);
@@ -350,7 +372,7 @@ static void run_job(void *arg) {
     r->holds_slot = false;
   }
   atomic_store(&r->ready, true);
-  MHD_resume_connection(r->conn);
+  srv_resume(r->s, r->conn);
 }
 
 /* The whole body is in: run the handler, here or on the pool. */
@@ -489,11 +511,157 @@ static wg_err resolve(const wg_config *c, struct sockaddr_storage *ss,
   return WG_OK;
 }
 
+/* Connections per client address, shared by the daemons of the engine
+** threads (MHD counts per daemon): checked and counted when a connection
+** is accepted, uncounted when it closes. */
+typedef struct srv_http_ips {
+  pthread_mutex_t lock;
+  srv_map count;                /* address -> connections (uintptr_t) */
+} srv_http_ips;
+
+static bool addr_key(const struct sockaddr *a, char *out, size_t size) {
+  if (a && a->sa_family == AF_INET) {
+    return inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr,
+                     out, (socklen_t)size) != NULL;
+  }
+  if (a && a->sa_family == AF_INET6) {
+    return inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr,
+                     out, (socklen_t)size) != NULL;
+  }
+  return false;
+}
+
+static enum MHD_Result ip_accept(void *cls, const struct sockaddr *addr,
+                                 socklen_t len) {
+  srv *s = cls;
+  char k[INET6_ADDRSTRLEN];
+  (void)len;
+  if (!s->cfg.max_connections_per_ip || !addr_key(addr, k, sizeof k)) {
+    return MHD_YES;
+  }
+  pthread_mutex_lock(&s->ips->lock);
+  uintptr_t n = (uintptr_t)srv_map_get(&s->ips->count, k);
+  bool ok = n < s->cfg.max_connections_per_ip &&
+            srv_map_put(&s->ips->count, k, (void *)(n + 1)) == WG_OK;
+  pthread_mutex_unlock(&s->ips->lock);
+  return ok ? MHD_YES : MHD_NO;
+}
+
+static void ip_notify(void *cls, struct MHD_Connection *c, void **ctx,
+                      enum MHD_ConnectionNotificationCode code) {
+  srv *s = cls;
+  char k[INET6_ADDRSTRLEN];
+  (void)ctx;
+  if (code != MHD_CONNECTION_NOTIFY_CLOSED || !s->cfg.max_connections_per_ip) {
+    return;
+  }
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  if (!ci || !addr_key(ci->client_addr, k, sizeof k)) return;
+  pthread_mutex_lock(&s->ips->lock);
+  uintptr_t n = (uintptr_t)srv_map_get(&s->ips->count, k);
+  if (n > 1) srv_map_put(&s->ips->count, k, (void *)(n - 1));
+  else srv_map_del(&s->ips->count, k);
+  pthread_mutex_unlock(&s->ips->lock);
+}
+
+/* The hook of an engine thread (ai_engine_attach): its daemon. */
+static void hook_run(void *ctx) {
+  /* A connection takes a few runs to finish an answer and be read again:
+  ** run again while MHD says so, rather than polling in between. */
+  for (int i = 0; i < 4; i++) {
+    MHD_run(ctx);
+    MHD_UNSIGNED_LONG_LONG ms;
+    if (MHD_get_timeout(ctx, &ms) != MHD_YES || ms > 0) break;
+  }
+}
+
+static long hook_timeout(void *ctx) {
+  MHD_UNSIGNED_LONG_LONG ms;
+  if (MHD_get_timeout(ctx, &ms) != MHD_YES) return -1;
+  return ms > 60000 ? 60000 : (long)ms;
+}
+
+/* With a gateway engine: one daemon per engine thread, each run by its
+** thread (no internal threads), all accepting on one listening socket
+** (the first daemon's). A gateway request is then read, sent upstream
+** and answered by one thread, with no hand-off: see engine.c. */
+static wg_err start_on_engine(srv *s, ai_engine *eng,
+                              const struct sockaddr_storage *ss, bool v6,
+                              wg_error *err) {
+  uint32_t n = ai_engine_threads(eng);
+  s->daemons = wg_new_array(struct MHD_Daemon *, n);
+  if (!s->daemons) return wg_error_set(err, WG_ENOMEM, "out of memory");
+  s->ndaemons = n;
+  s->ips = wg_new(srv_http_ips);
+  if (!s->ips) return wg_error_set(err, WG_ENOMEM, "out of memory");
+  pthread_mutex_init(&s->ips->lock, NULL);
+  srv_map_init(&s->ips->count);
+  unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                   MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+  MHD_socket lfd = MHD_INVALID_SOCKET;
+  for (uint32_t i = 0; i < n; i++) {
+    /* The connection limit is shared out, as MHD's own pool does. */
+    unsigned lim = (unsigned)(s->cfg.max_connections / n +
+                              (i < s->cfg.max_connections % n));
+    if (lim == 0) lim = 1;
+    struct MHD_Daemon *d;
+    if (i == 0) {
+      d = MHD_start_daemon(
+          flags, s->cfg.listen_port, ip_accept, s, on_access, s,
+          MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+          MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)ss,
+          MHD_OPTION_CONNECTION_TIMEOUT,
+          (unsigned)s->cfg.connection_timeout_s,
+          MHD_OPTION_CONNECTION_LIMIT, lim,
+          MHD_OPTION_NOTIFY_CONNECTION, ip_notify, s,
+          MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+          (size_t)s->cfg.max_header_bytes,
+          MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+          MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+          MHD_OPTION_STRICT_FOR_CLIENT, 1,
+          MHD_OPTION_END);
+      const union MHD_DaemonInfo *li =
+          d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD) : NULL;
+      if (li) lfd = li->listen_fd;
+    } else {
+      d = MHD_start_daemon(
+          flags, 0, ip_accept, s, on_access, s,
+          MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+          MHD_OPTION_LISTEN_SOCKET, lfd,
+          MHD_OPTION_CONNECTION_TIMEOUT,
+          (unsigned)s->cfg.connection_timeout_s,
+          MHD_OPTION_CONNECTION_LIMIT, lim,
+          MHD_OPTION_NOTIFY_CONNECTION, ip_notify, s,
+          MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+          (size_t)s->cfg.max_header_bytes,
+          MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+          MHD_OPTION_STRICT_FOR_CLIENT, 1,
+          MHD_OPTION_END);
+    }
+    const union MHD_DaemonInfo *ei =
+        d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
+    if (!d || !ei || lfd == MHD_INVALID_SOCKET) {
+      if (d) MHD_stop_daemon(d);
+      return wg_error_set(err, WG_EIO, "cannot listen on %s:%u (in use, or "
+                          "not a local address?)", s->cfg.listen_host,
+                          (unsigned)s->cfg.listen_port);
+    }
+    s->daemons[i] = d;
+    if (i == 0) s->daemon = d;
+    ai_loop_hook h = {ei->epoll_fd, hook_run, hook_timeout, d};
+    ai_engine_attach(eng, i, &h);
+  }
+  return WG_OK;
+}
+
 wg_err srv_http_start(srv *s, wg_error *err) {
   struct sockaddr_storage ss;
   bool v6 = false;
   wg_err e = resolve(&s->cfg, &ss, &v6, err);
   if (e) return e;
+  ai_engine *eng = srv_gw_engine(s);
+  if (eng) return start_on_engine(s, eng, &ss, v6, err);
   unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                    MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
   s->daemon = MHD_start_daemon(
@@ -525,11 +693,42 @@ uint16_t srv_http_port(srv *s) {
 }
 
 void srv_http_quiesce(srv *s) {
-  MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+  /* Daemons sharing one listening socket: closed once. */
+  MHD_socket fd = MHD_INVALID_SOCKET;
+  for (uint32_t i = 1; i < s->ndaemons; i++) {
+    if (!s->daemons[i]) continue;
+    MHD_socket f = MHD_quiesce_daemon(s->daemons[i]);
+    if (fd == MHD_INVALID_SOCKET) fd = f;
+  }
+  if (s->daemon) {
+    MHD_socket f = MHD_quiesce_daemon(s->daemon);
+    if (fd == MHD_INVALID_SOCKET) fd = f;
+  }
   if (fd != MHD_INVALID_SOCKET) close(fd);
 }
 
+/* The engine's threads, which ran the daemons, are joined by then
+** (srv_gw_stop). */
 void srv_http_stop(srv *s) {
+  /* The shared socket is not the secondary daemons' to close. A last
+  ** run takes in the connections resumed since the threads stopped
+  ** (MHD_stop_daemon does not, without an internal thread). */
+  for (uint32_t i = 1; i < s->ndaemons; i++) {
+    if (!s->daemons[i]) continue;
+    MHD_quiesce_daemon(s->daemons[i]);
+    MHD_run(s->daemons[i]);
+    MHD_stop_daemon(s->daemons[i]);
+  }
+  if (s->ndaemons && s->daemon) MHD_run(s->daemon);
   if (s->daemon) MHD_stop_daemon(s->daemon);
   s->daemon = NULL;
+  if (s->daemons) wg_free_array(s->daemons, s->ndaemons);
+  s->daemons = NULL;
+  s->ndaemons = 0;
+  if (s->ips) {
+    srv_map_free(&s->ips->count);
+    pthread_mutex_destroy(&s->ips->lock);
+    wg_free_obj(s->ips);
+    s->ips = NULL;
+  }
 }

@@ -27,7 +27,8 @@
   X(MHD_get_connection_info) X(MHD_get_daemon_info)                        \
   X(MHD_lookup_connection_value) X(MHD_queue_response)                     \
   X(MHD_quiesce_daemon) X(MHD_resume_connection) X(MHD_start_daemon_va)    \
-  X(MHD_stop_daemon) X(MHD_suspend_connection)
+  X(MHD_stop_daemon) X(MHD_suspend_connection) X(MHD_run)                  \
+  X(MHD_get_timeout)
 
 WG_DL_STUBS(MHD_FUNCS, "libmicrohttpd.so.12",
             "the HTTP server");
@@ -87,6 +88,13 @@ const char *MHD_lookup_connection_value(struct MHD_Connection *connection,
                  : NULL;
 }
 
+enum MHD_Result MHD_run(struct MHD_Daemon *daemon) {
+  return READY() ? REAL(MHD_run)(daemon) : MHD_NO;
+}
+enum MHD_Result MHD_get_timeout(struct MHD_Daemon *daemon,
+                                MHD_UNSIGNED_LONG_LONG *timeout) {
+  return READY() ? REAL(MHD_get_timeout)(daemon, timeout) : MHD_NO;
+}
 void MHD_suspend_connection(struct MHD_Connection *connection) {
   if (READY()) REAL(MHD_suspend_connection)(connection);
 }

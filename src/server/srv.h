@@ -234,6 +234,10 @@ bool srv_time_id(const char *prefix, char *out, size_t outsize);
 wg_err srv_b64_encode(const uint8_t *p, size_t n, bool url, wg_buf *out);
 wg_err srv_b64_decode(const char *s, size_t n, wg_buf *out);
 bool srv_utf8_valid(const uint8_t *p, size_t n);
+/* Appends s[0..n) to b as a JSON string. Control characters, DEL and,
+** when s is not valid UTF-8, every byte >= 0x80 are escaped (\u00XX),
+** so the result is always valid JSON. */
+void srv_json_str(wg_buf *b, const char *s, size_t n);
 /* Case-insensitive compare of the media type part of a Content-Type. */
 bool srv_media_is(const char *content_type, const char *media);
 
@@ -390,6 +394,9 @@ typedef struct srv {
   struct srv_budget *budget;    /* daily token budgets (budget.h) */
   struct wg_nn_host *nn_host;   /* WASI-NN's models (wasinn.c) */
   struct MHD_Daemon *daemon;
+  struct MHD_Daemon **daemons;  /* run by the gateway's engine threads */
+  uint32_t ndaemons;            /* (http.c); daemons[0] is daemon */
+  struct srv_http_ips *ips;     /* their shared per-address counts */
   atomic_bool ready;
   atomic_bool draining;         /* SIGTERM seen: new requests get 503 */
   atomic_long inflight;         /* requests not yet completed */
@@ -468,6 +475,9 @@ json_t *srv_error_json(srv_errcode e, const char *param, const char *message);
 wg_err srv_http_start(srv *s, wg_error *err);
 uint16_t srv_http_port(srv *s);
 void srv_http_quiesce(srv *s);
+/* MHD_resume_connection(c), from any thread, and the wake-up of the
+** thread that runs c's daemon when it is an engine thread. */
+void srv_resume(srv *s, struct MHD_Connection *c);
 void srv_http_stop(srv *s);
 
 #endif

@@ -193,6 +193,34 @@ bool srv_utf8_valid(const uint8_t *p, size_t n) {
   return true;
 }
 
+void srv_json_str(wg_buf *b, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  bool utf8 = srv_utf8_valid((const uint8_t *)s, n);
+  size_t run = 0;                 /* the bytes copied as they are */
+  wg_buf_append(b, "\"", 1);
+  for (size_t i = 0; i < n; i++) {
+    uint8_t c = (uint8_t)s[i];
+    if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7F &&
+        (c < 0x80 || utf8)) {
+      continue;
+    }
+    if (i > run) wg_buf_append(b, s + run, i - run);
+    run = i + 1;
+    char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+    if (c == '"' || c == '\\') {
+      esc[1] = (char)c;
+      wg_buf_append(b, esc, 2);
+    } else if (c == '\n' || c == '\r' || c == '\t') {
+      esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+      wg_buf_append(b, esc, 2);
+    } else {
+      wg_buf_append(b, esc, 6);
+    }
+  }
+  if (n > run) wg_buf_append(b, s + run, n - run);
+  wg_buf_append(b, "\"", 1);
+}
+
 bool srv_media_is(const char *content_type, const char *media) {
   if (!content_type) return false;
   while (*content_type == ' ' || *content_type == '\t') content_type++;

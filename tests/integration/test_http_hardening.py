@@ -114,5 +114,14 @@ class HardeningTest(ServerTest):
         self.assertEqual(self.srv.get("/healthz").status, 200)
 
 
+class HardeningOnEngineTest(HardeningTest):
+    # With models, the HTTP daemons run on the gateway's engine threads
+    # (one daemon each, threads: 3 of them): the same limits must hold,
+    # the per-address one across the daemons. The model is never called.
+    CONFIG = (HardeningTest.CONFIG.replace("server:\n",
+                                           "server:\n  threads: 3\n") +
+              "models:\n  - name: m\n    base_url: http://127.0.0.1:9/v1\n")
+
+
 if __name__ == "__main__":
     main()
