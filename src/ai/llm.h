@@ -56,6 +56,13 @@ wg_err ai_llm_runtime_init(const char *dir, wg_error *err);
 bool ai_llm_runtime_ready(void);
 /* llama.cpp's version string ("0.5.0-dev"), or "" before init. */
 const char *ai_llm_runtime_version(void);
+/* llama.cpp's build number and commit as its build recorded them
+** (LLAMA_BUILD_NUMBER / LLAMA_COMMIT of libllama-common.so in the library
+** directory; 1 and "0ad4a86" for the npm prebuilt, whose CI built from a
+** one-commit clone). Without that library: 0 and ggml's commit. 0 / ""
+** before init. */
+int ai_llm_runtime_build_number(void);
+const char *ai_llm_runtime_commit(void);
 
 /* ------------------------------------------------------------------ */
 /* Models and slots (llm_model.c)                                          */
@@ -125,9 +132,31 @@ typedef struct ai_llm_params {
   size_t nstop;
   const char *grammar;    /* GBNF (root rule "root"), or NULL */
   bool ignore_eos;
+  /* Penalties on the tokens of the last penalty_last_n (prompt tokens
+  ** included; -1: the whole context, 0: off), as llama.cpp's penalties
+  ** sampler: repeat divides a positive logit (multiplies a negative one),
+  ** frequency subtracts per occurrence, presence once. */
+  float repeat_penalty;   /* 1: off; > 0 */
+  float frequency_penalty;/* 0: off */
+  float presence_penalty; /* 0: off */
+  int32_t penalty_last_n;
+  float min_p;            /* 0: off */
+  float typical_p;        /* 1: off */
+  /* 1: Mirostat, 2: Mirostat 2.0 (instead of top_k/top_p/min_p/typical;
+  ** with temperature > 0 only), 0: off. */
+  int32_t mirostat;
+  float mirostat_tau, mirostat_eta;
+  /* Embedding mode (ai_llm_session_prompt computes the prompt's embedding
+  ** instead of preparing a generation; see ai_llm_session_embedding). */
+  bool embedding;
+  int32_t embd_normalize; /* -1 none, 0 max-abs (int16 range), 1 taxicab,
+                          ** 2 euclidean, > 2 p-norm */
+  uint32_t batch_size;    /* embedding: most prompt tokens (0: the slot's
+                          ** batch size; never more) */
 } ai_llm_params;
 
-/* greedy, unlimited, no stop strings, no grammar, seed 0 */
+/* greedy, unlimited, no stop strings, no grammar, seed 0, no penalties,
+** no min_p/typical/mirostat, not embedding (euclidean if it is) */
 void ai_llm_params_init(ai_llm_params *p);
 
 /* Clears the slot's KV cache, (re)builds the sampler from p, tokenizes text
@@ -150,6 +179,20 @@ ai_llm_status ai_llm_session_step(ai_llm_session *s, const char **piece,
 
 /* Tokens generated since the last prompt. */
 uint32_t ai_llm_session_generated(const ai_llm_session *s);
+
+/* After an ai_llm_session_prompt with p->embedding: the prompt's embedding
+** (mean-pooled unless the model names another pooling; normalised as
+** p->embd_normalize asks), *n floats (the model's n_embd), valid until the
+** next prompt or the release of the slot. NULL (*n = 0) when the last
+** prompt was not an embedding. Errors of an embedding prompt: as for a
+** prompt, plus AI_LLM_PROMPT_TOO_LONG when the tokens exceed the batch
+** size (they are pooled in one batch). */
+const float *ai_llm_session_embedding(const ai_llm_session *s, uint32_t *n);
+
+/* out[i] = in[i] / norm(in), norm as ai_llm_params.embd_normalize says
+** (-1: none; 0: max |x| / 32760; 1: sum |x|; 2: euclidean; k > 2: the
+** k-norm). A zero norm gives zeros. in == out is allowed. */
+void ai_llm_embd_normalize(const float *in, float *out, size_t n, int mode);
 
 /* Called with text as it becomes final (stop strings held back until they
 ** cannot match any more; whole UTF-8 sequences only). Return false to stop

@@ -19,6 +19,10 @@ wg_err ai_llm_runtime_init(const char *dir, wg_error *err) {
 bool ai_llm_runtime_ready(void) { return false; }
 /* Always "". */
 const char *ai_llm_runtime_version(void) { return ""; }
+/* No library, no build. */
+int ai_llm_runtime_build_number(void) { return 0; }
+/* No library, no commit. */
+const char *ai_llm_runtime_commit(void) { return ""; }
 /* Always "absent". */
 const char *ai_llm_status_name(ai_llm_status s) {
   (void)s;
@@ -73,6 +77,12 @@ void ai_llm_params_init(ai_llm_params *p) {
   memset(p, 0, sizeof *p);
   p->max_tokens = -1;
   p->top_p = 1.0f;
+  p->repeat_penalty = 1.0f;   /* the defaults of llm_generate.c */
+  p->penalty_last_n = 64;
+  p->typical_p = 1.0f;
+  p->mirostat_tau = 5.0f;
+  p->mirostat_eta = 0.1f;
+  p->embd_normalize = 2;
 }
 /* Unreachable without a model. */
 ai_llm_status ai_llm_session_prompt(ai_llm_session *s, const char *text,
@@ -82,6 +92,12 @@ ai_llm_status ai_llm_session_prompt(ai_llm_session *s, const char *text,
   if (prompt_tokens) *prompt_tokens = 0;
   wg_error_set(err, WG_ENOTFOUND, "%s", ABSENT);
   return AI_LLM_DECODE_FAILED;
+}
+/* Unreachable without a model. */
+const float *ai_llm_session_embedding(const ai_llm_session *s, uint32_t *n) {
+  (void)s;
+  *n = 0;
+  return NULL;
 }
 /* Unreachable without a model. */
 ai_llm_status ai_llm_session_step(ai_llm_session *s, const char **piece,

@@ -28,6 +28,12 @@ void ai_llm_params_init(ai_llm_params *p) {
   p->max_tokens = -1;
   p->temperature = 0.0f;
   p->top_p = 1.0f;
+  p->repeat_penalty = 1.0f;
+  p->penalty_last_n = 64;        /* llama.cpp's common_params default */
+  p->typical_p = 1.0f;
+  p->mirostat_tau = 5.0f;        /* idem */
+  p->mirostat_eta = 0.1f;        /* idem */
+  p->embd_normalize = 2;
 }
 
 /* ------------------------------------------------------------------ */
@@ -125,6 +131,15 @@ static bool stopped(ai_llm_session *s) {
   return d && ai_llm__now_ms() >= d;
 }
 
+/* Whether p asks for any of the three penalties. */
+static bool penalties_on(const ai_llm_params *p) {
+  return p->penalty_last_n != 0 &&
+         ((p->repeat_penalty > 0.0f && p->repeat_penalty != 1.0f) ||
+          p->frequency_penalty != 0.0f || p->presence_penalty != 0.0f);
+}
+
+/* Rebuilt by every prompt, so that a change of any sampling option (the
+** penalties included) takes effect with the next prompt. */
 static wg_err build_sampler(ai_llm_session *s, const ai_llm_params *p,
                             wg_error *err) {
   if (s->smpl) LL->llama_sampler_free(s->smpl);
@@ -156,72 +171,197 @@ static wg_err build_sampler(ai_llm_session *s, const ai_llm_params *p,
       wg_free_array(b, (size_t)ne);
     }
   }
-  if (p->temperature <= 0.0f) {
+  /* llama.cpp's order (common_sampler): penalties, top_k, typical, top_p,
+  ** min_p, temperature, then the pick. Greedy leaves out the filters
+  ** that cannot change the most likely token (top_k, top_p, min_p);
+  ** penalties and typical can, so they stay. */
+  float rep = p->repeat_penalty > 0.0f ? p->repeat_penalty : 1.0f;
+  if (penalties_on(p)) {
+    int32_t last_n = p->penalty_last_n < 0 ? (int32_t)s->m->n_ctx
+                                           : p->penalty_last_n;
+    LL->llama_sampler_chain_add(
+        c, LL->llama_sampler_init_penalties(
+               LL->llama_vocab_n_tokens(s->m->vocab), last_n, rep,
+               p->frequency_penalty, p->presence_penalty));
+  }
+  bool greedy = p->temperature <= 0.0f;
+  if (!greedy && p->mirostat == 1) {
+    LL->llama_sampler_chain_add(c, LL->llama_sampler_init_temp(p->temperature));
+    LL->llama_sampler_chain_add(
+        c, LL->llama_sampler_init_mirostat(LL->llama_vocab_n_tokens(s->m->vocab),
+                                           p->seed, p->mirostat_tau,
+                                           p->mirostat_eta, 100));
+    return WG_OK;
+  }
+  if (!greedy && p->mirostat == 2) {
+    LL->llama_sampler_chain_add(c, LL->llama_sampler_init_temp(p->temperature));
+    LL->llama_sampler_chain_add(
+        c, LL->llama_sampler_init_mirostat_v2(p->seed, p->mirostat_tau,
+                                              p->mirostat_eta));
+    return WG_OK;
+  }
+  if (!greedy && p->top_k > 0)
+    LL->llama_sampler_chain_add(c, LL->llama_sampler_init_top_k(p->top_k));
+  if (p->typical_p > 0.0f && p->typical_p < 1.0f)
+    LL->llama_sampler_chain_add(c, LL->llama_sampler_init_typical(p->typical_p, 1));
+  if (greedy) {
     LL->llama_sampler_chain_add(c, LL->llama_sampler_init_greedy());
     return WG_OK;
   }
-  if (p->top_k > 0)
-    LL->llama_sampler_chain_add(c, LL->llama_sampler_init_top_k(p->top_k));
   if (p->top_p > 0.0f && p->top_p < 1.0f)
     LL->llama_sampler_chain_add(c, LL->llama_sampler_init_top_p(p->top_p, 1));
+  if (p->min_p > 0.0f && p->min_p <= 1.0f)
+    LL->llama_sampler_chain_add(c, LL->llama_sampler_init_min_p(p->min_p, 1));
   LL->llama_sampler_chain_add(c, LL->llama_sampler_init_temp(p->temperature));
   LL->llama_sampler_chain_add(c, LL->llama_sampler_init_dist(p->seed));
   return WG_OK;
 }
 
-static ai_llm_status decode(ai_llm_session *s, llama_token *t, int32_t n) {
-  int32_t rc = LL->llama_decode(s->ctx, LL->llama_batch_get_one(t, n));
+static ai_llm_status decode_in(ai_llm_session *s, struct llama_context *ctx,
+                               llama_token *t, int32_t n) {
+  int32_t rc = LL->llama_decode(ctx, LL->llama_batch_get_one(t, n));
   if (rc == 0) return AI_LLM_OK;
   if (rc == 2 || stopped(s)) return AI_LLM_CANCELLED;
   if (rc == 1) return AI_LLM_CONTEXT_FULL;
   return AI_LLM_DECODE_FAILED;
 }
 
-/*
-** Resets the slot, builds the sampler from p, tokenizes and evaluates the
-** prompt (in batches of the model's batch size).
-*/
-ai_llm_status ai_llm_session_prompt(ai_llm_session *s, const char *text,
-                                    size_t len, const ai_llm_params *p,
-                                    uint32_t *prompt_tokens, wg_error *err) {
-  if (prompt_tokens) *prompt_tokens = 0;
-  atomic_store(&s->cancel, false);
-  s->has_input = s->has_pending = false;
-  s->generated = 0;
-  s->n_past = 0;
-  if (ai_llm__session_ctx(s, err)) return AI_LLM_DECODE_FAILED;
-  LL->llama_memory_clear(LL->llama_get_memory(s->ctx), true);
-  if (build_sampler(s, p, err)) return AI_LLM_DECODE_FAILED;
-  uint32_t n_ctx = s->m->n_ctx;
+static ai_llm_status decode(ai_llm_session *s, llama_token *t, int32_t n) {
+  return decode_in(s, s->ctx, t, n);
+}
+
+/* Tokenizes text into s->toks (add_special and parse_special), *n the
+** count, unless it exceeds max (then only *n is set:
+** AI_LLM_PROMPT_TOO_LONG, the message says what holds max). An empty
+** prompt fails. */
+static ai_llm_status tokenize(ai_llm_session *s, const char *text, size_t len,
+                              uint32_t max, const char *holder, uint32_t shown,
+                              int32_t *n, wg_error *err) {
+  *n = 0;
   if (len > (size_t)INT32_MAX / 2) {
     wg_error_set(err, WG_ELIMIT, "prompt too long: %zu bytes", len);
     return AI_LLM_PROMPT_TOO_LONG;
   }
-  int32_t n = -LL->llama_tokenize(s->m->vocab, text, (int32_t)len, NULL, 0,
+  int32_t k = -LL->llama_tokenize(s->m->vocab, text, (int32_t)len, NULL, 0,
                                   true, true);
-  if (n < 0) n = 0;   /* fits in 0 tokens: empty */
-  if (prompt_tokens) *prompt_tokens = (uint32_t)n;
-  if ((uint32_t)n > n_ctx - 4) {
-    wg_error_set(err, WG_ELIMIT,
-                 "prompt too long: %d tokens, the context holds %u", n,
-                 n_ctx);
+  if (k < 0) k = 0;   /* fits in 0 tokens: empty */
+  *n = k;
+  if ((uint32_t)k > max) {
+    wg_error_set(err, WG_ELIMIT, "prompt too long: %d tokens, %s %u", k,
+                 holder, shown);
     return AI_LLM_PROMPT_TOO_LONG;
   }
-  if (n == 0) {
+  if (k == 0) {
     wg_error_set(err, WG_EINVAL, "empty prompt");
     return AI_LLM_DECODE_FAILED;
   }
-  if ((size_t)n > s->ntoks_cap) {
-    llama_token *t = wg_new_array(llama_token, (size_t)n);
+  if ((size_t)k > s->ntoks_cap) {
+    llama_token *t = wg_new_array(llama_token, (size_t)k);
     if (!t) {
       wg_error_set(err, WG_ENOMEM, "prompt: out of memory");
       return AI_LLM_DECODE_FAILED;
     }
     if (s->toks) wg_free_array(s->toks, s->ntoks_cap);
     s->toks = t;
-    s->ntoks_cap = (size_t)n;
+    s->ntoks_cap = (size_t)k;
   }
-  LL->llama_tokenize(s->m->vocab, text, (int32_t)len, s->toks, n, true, true);
+  LL->llama_tokenize(s->m->vocab, text, (int32_t)len, s->toks, k, true, true);
+  return AI_LLM_OK;
+}
+
+/* out = in / norm(in) (see llm.h). */
+void ai_llm_embd_normalize(const float *in, float *out, size_t n, int mode) {
+  double sum = 0.0;
+  if (mode < 0) {
+    sum = 1.0;
+  } else if (mode == 0) {         /* the int16 range: max |x| -> 32760 */
+    for (size_t i = 0; i < n; i++)
+      if (fabs((double)in[i]) > sum) sum = fabs((double)in[i]);
+    sum /= 32760.0;
+  } else if (mode == 2) {
+    for (size_t i = 0; i < n; i++) sum += (double)in[i] * (double)in[i];
+    sum = sqrt(sum);
+  } else {                        /* p-norm; 1 is taxicab */
+    for (size_t i = 0; i < n; i++) sum += pow(fabs((double)in[i]), mode);
+    sum = pow(sum, 1.0 / mode);
+  }
+  double k = sum > 0.0 ? 1.0 / sum : 0.0;
+  for (size_t i = 0; i < n; i++) out[i] = (float)((double)in[i] * k);
+}
+
+/* The embedding path of ai_llm_session_prompt: the whole prompt in one
+** batch of the embedding context, pooled, normalised into s->embd. */
+static ai_llm_status embed(ai_llm_session *s, const char *text, size_t len,
+                           const ai_llm_params *p, uint32_t *prompt_tokens,
+                           wg_error *err) {
+  if (ai_llm__session_ectx(s, err)) return AI_LLM_DECODE_FAILED;
+  uint32_t max = s->m->n_batch;
+  if (p->batch_size && p->batch_size < max) max = p->batch_size;
+  int32_t n;
+  ai_llm_status st = tokenize(s, text, len, max, "the batch holds", max, &n,
+                              err);
+  if (prompt_tokens) *prompt_tokens = (uint32_t)n;
+  if (st != AI_LLM_OK) return st;
+  uint32_t ne = ai_llm__n_embd(s->m);
+  if (!s->embd && ne && !(s->embd = wg_new_array(float, ne))) {
+    wg_error_set(err, WG_ENOMEM, "embedding: out of memory");
+    return AI_LLM_DECODE_FAILED;
+  }
+  LL->llama_memory_clear(LL->llama_get_memory(s->ectx), true);
+  if (stopped(s)) return AI_LLM_CANCELLED;
+  st = decode_in(s, s->ectx, s->toks, n);
+  if (st != AI_LLM_OK) {
+    if (st == AI_LLM_DECODE_FAILED)
+      wg_error_set(err, WG_EIO, "llama_decode failed on the prompt");
+    return st;
+  }
+  const float *v = LL->llama_get_embeddings_seq(s->ectx, 0);
+  if (!v) v = LL->llama_get_embeddings_ith(s->ectx, -1);
+  if (!v || !ne) {
+    wg_error_set(err, WG_EIO, "llama.cpp gave no embedding");
+    return AI_LLM_DECODE_FAILED;
+  }
+  ai_llm_embd_normalize(v, s->embd, ne, p->embd_normalize);
+  s->has_embd = true;
+  return AI_LLM_OK;
+}
+
+/* The last embedding prompt's vector (see llm.h). */
+const float *ai_llm_session_embedding(const ai_llm_session *s, uint32_t *n) {
+  *n = s->has_embd ? ai_llm__n_embd(s->m) : 0;
+  return s->has_embd ? s->embd : NULL;
+}
+
+/*
+** Resets the slot, builds the sampler from p, tokenizes and evaluates the
+** prompt (in batches of the model's batch size). The tokens the penalties
+** look back on include the prompt's, as in llama.cpp's server and CLI.
+** With p->embedding, computes the prompt's embedding instead.
+*/
+ai_llm_status ai_llm_session_prompt(ai_llm_session *s, const char *text,
+                                    size_t len, const ai_llm_params *p,
+                                    uint32_t *prompt_tokens, wg_error *err) {
+  if (prompt_tokens) *prompt_tokens = 0;
+  atomic_store(&s->cancel, false);
+  s->has_input = s->has_pending = s->has_embd = false;
+  s->generated = 0;
+  s->n_past = 0;
+  if (p->embedding) return embed(s, text, len, p, prompt_tokens, err);
+  if (ai_llm__session_ctx(s, err)) return AI_LLM_DECODE_FAILED;
+  LL->llama_memory_clear(LL->llama_get_memory(s->ctx), true);
+  if (build_sampler(s, p, err)) return AI_LLM_DECODE_FAILED;
+  int32_t n;
+  ai_llm_status tst = tokenize(s, text, len, s->m->n_ctx - 4,
+                               "the context holds", s->m->n_ctx, &n, err);
+  if (prompt_tokens) *prompt_tokens = (uint32_t)n;
+  if (tst != AI_LLM_OK) return tst;
+  if (penalties_on(p)) {
+    int32_t from = 0;
+    if (p->penalty_last_n > 0 && n > p->penalty_last_n)
+      from = n - p->penalty_last_n;
+    for (int32_t i = from; i < n; i++)
+      LL->llama_sampler_accept(s->smpl, s->toks[i]);
+  }
   for (int32_t at = 0; at < n;) {
     if (stopped(s)) return AI_LLM_CANCELLED;
     int32_t k = n - at;
@@ -239,28 +379,9 @@ ai_llm_status ai_llm_session_prompt(ai_llm_session *s, const char *text,
   return AI_LLM_OK;
 }
 
-/*
-** The next token. With a grammar, the chain samples first and the grammar
-** checks only that token (one candidate instead of the whole vocabulary:
-** ~50x faster on a 32000-token vocabulary); when the grammar refuses it,
-** the grammar filters every token and the chain samples again from what
-** is left. Both are deterministic for a given seed. false: no memory.
-*/
-static bool sample(ai_llm_session *s, llama_token *out) {
-  llama_token t = LL->llama_sampler_sample(s->smpl, s->ctx, -1);
-  if (!s->gram) {
-    *out = t;
-    return true;
-  }
-  const float *logits = LL->llama_get_logits_ith(s->ctx, -1);
-  llama_token_data one = {t, logits ? logits[t] : 0.0f, 0.0f};
-  llama_token_data_array a1 = {&one, 1, -1, false};
-  LL->llama_sampler_apply(s->gram, &a1);
-  if (!logits || one.logit != -INFINITY) {   /* the grammar takes it */
-    LL->llama_sampler_accept(s->gram, t);
-    *out = t;
-    return true;
-  }
+/* s->cand filled with every token's logit; false: no memory. */
+static bool fill_candidates(ai_llm_session *s, const float *logits,
+                            llama_token_data_array *all) {
   size_t nv = (size_t)LL->llama_vocab_n_tokens(s->m->vocab);
   if (s->ncand < nv) {
     llama_token_data *c = wg_new_array(llama_token_data, nv);
@@ -271,11 +392,40 @@ static bool sample(ai_llm_session *s, llama_token *out) {
   }
   for (size_t i = 0; i < nv; i++)
     s->cand[i] = (llama_token_data){(llama_token)i, logits[i], 0.0f};
-  llama_token_data_array all = {s->cand, nv, -1, false};
-  LL->llama_sampler_apply(s->gram, &all);
+  *all = (llama_token_data_array){s->cand, nv, -1, false};
+  return true;
+}
+
+/*
+** The next token. With a grammar, the chain samples first and the grammar
+** checks only that token (one candidate instead of the whole vocabulary:
+** ~50x faster on a 32000-token vocabulary); when the grammar refuses it,
+** the grammar filters every token and the chain samples again from what
+** is left. Both are deterministic for a given seed. The chain accepts only
+** the token kept (a refused one must not count for the penalties).
+** false: no memory.
+*/
+static bool sample(ai_llm_session *s, llama_token *out) {
+  if (!s->gram) {
+    *out = LL->llama_sampler_sample(s->smpl, s->ctx, -1);
+    return true;
+  }
+  const float *logits = LL->llama_get_logits_ith(s->ctx, -1);
+  llama_token_data_array all;
+  if (!logits || !fill_candidates(s, logits, &all)) return false;
   LL->llama_sampler_apply(s->smpl, &all);
   if (all.selected < 0 || (size_t)all.selected >= all.size) return false;
-  t = all.data[all.selected].id;
+  llama_token t = all.data[all.selected].id;
+  llama_token_data one = {t, logits[t], 0.0f};
+  llama_token_data_array a1 = {&one, 1, -1, false};
+  LL->llama_sampler_apply(s->gram, &a1);
+  if (one.logit == -INFINITY) {   /* refused: sample again, grammar first */
+    if (!fill_candidates(s, logits, &all)) return false;
+    LL->llama_sampler_apply(s->gram, &all);
+    LL->llama_sampler_apply(s->smpl, &all);
+    if (all.selected < 0 || (size_t)all.selected >= all.size) return false;
+    t = all.data[all.selected].id;
+  }
   LL->llama_sampler_accept(s->smpl, t);
   LL->llama_sampler_accept(s->gram, t);
   *out = t;

@@ -60,12 +60,22 @@
   X(llama_sampler_apply)                                                     \
   X(llama_sampler_accept)                                                    \
   X(llama_get_logits_ith)                                                    \
-  X(llama_sampler_free)
+  X(llama_sampler_free)                                                      \
+  X(llama_sampler_init_penalties)                                            \
+  X(llama_sampler_init_min_p)                                                \
+  X(llama_sampler_init_typical)                                              \
+  X(llama_sampler_init_mirostat)                                             \
+  X(llama_sampler_init_mirostat_v2)                                          \
+  X(llama_model_n_embd)                                                      \
+  X(llama_pooling_type)                                                      \
+  X(llama_get_embeddings_seq)                                                \
+  X(llama_get_embeddings_ith)
 
 /* From libggml-base / libggml (the CPU backend is a plugin). */
 #define AI_LLM_GGML_API(X)                                                   \
   X(ggml_backend_load_all_from_path)                                         \
-  X(ggml_backend_dev_count)
+  X(ggml_backend_dev_count)                                                  \
+  X(ggml_commit)
 
 typedef struct ai_llm_api {
 #define AI_LLM__PTR(name) __typeof__(name) *name;
@@ -102,6 +112,9 @@ struct ai_llm_session {
   size_t ntoks_cap;
   char *piece;                    /* the last token's text */
   size_t piece_cap;
+  struct llama_context *ectx;     /* embedding mode's, created on first use */
+  float *embd;                    /* the last embedding (n_embd floats) */
+  bool has_embd;                  /* embd holds the last prompt's */
 };
 
 /* A waiting acquirer (on its stack), FIFO under m->lock. */
@@ -128,6 +141,11 @@ uint64_t ai_llm__now_ms(void);
 
 /* Creates s->ctx if needed (threads, batch and abort callback set). */
 wg_err ai_llm__session_ctx(ai_llm_session *s, wg_error *err);
+/* Creates s->ectx if needed: embeddings on, n_batch tokens, pooling the
+** model's or else mean. */
+wg_err ai_llm__session_ectx(ai_llm_session *s, wg_error *err);
+/* The model's n_embd. */
+uint32_t ai_llm__n_embd(const ai_llm_model *m);
 
 /* ------------------------------------------------------------------ */
 /* Text delivery (llm_generate.c), pure functions for the unit tests.  */

@@ -114,6 +114,8 @@ void ai_llm_model_unref(ai_llm_model *m) {
     if (s->gram) LL->llama_sampler_free(s->gram);
     if (s->cand) wg_free_array(s->cand, s->ncand);
     if (s->ctx) LL->llama_free(s->ctx);
+    if (s->ectx) LL->llama_free(s->ectx);
+    if (s->embd) wg_free_array(s->embd, ai_llm__n_embd(m));
     if (s->toks) wg_free_array(s->toks, s->ntoks_cap);
     if (s->piece) wg_free(s->piece, s->piece_cap);
   }
@@ -166,6 +168,53 @@ wg_err ai_llm__session_ctx(ai_llm_session *s, wg_error *err) {
   return WG_OK;
 }
 
+/* The model's n_embd (the length of an embedding). */
+uint32_t ai_llm__n_embd(const ai_llm_model *m) {
+  int32_t n = LL->llama_model_n_embd(m->lm);
+  return n > 0 ? (uint32_t)n : 0;
+}
+
+static struct llama_context *embd_ctx(ai_llm_model *m,
+                                      enum llama_pooling_type pool) {
+  struct llama_context_params cp = LL->llama_context_default_params();
+  /* One batch is pooled at a time, so the context need hold no more. */
+  cp.n_ctx = m->n_batch;
+  cp.n_batch = m->n_batch;
+  cp.n_ubatch = m->n_batch;
+  cp.n_seq_max = 1;
+  cp.n_threads = (int32_t)m->n_threads;
+  cp.n_threads_batch = (int32_t)m->n_threads;
+  cp.embeddings = true;
+  cp.pooling_type = pool;
+  cp.no_perf = true;
+  return LL->llama_init_from_model(m->lm, cp);
+}
+
+/*
+** Creates the slot's embedding context on first use: pooling as the model
+** says (GGUF <arch>.pooling_type), or mean when it names none (a generative
+** model such as LLaMA), so that a prompt gives one vector. Kept apart from
+** the generation context so that a slot serving both never recreates
+** either.
+*/
+wg_err ai_llm__session_ectx(ai_llm_session *s, wg_error *err) {
+  if (s->ectx) return WG_OK;
+  ai_llm_model *m = s->m;
+  s->ectx = embd_ctx(m, LLAMA_POOLING_TYPE_UNSPECIFIED);
+  if (s->ectx && LL->llama_pooling_type(s->ectx) != LLAMA_POOLING_TYPE_MEAN &&
+      LL->llama_pooling_type(s->ectx) != LLAMA_POOLING_TYPE_CLS &&
+      LL->llama_pooling_type(s->ectx) != LLAMA_POOLING_TYPE_LAST) {
+    LL->llama_free(s->ectx);   /* none (or rank): pool by mean */
+    s->ectx = embd_ctx(m, LLAMA_POOLING_TYPE_MEAN);
+  }
+  if (!s->ectx)
+    return wg_error_set(err, WG_ENOMEM,
+                        "local model %s: cannot create an embedding context "
+                        "of %u tokens", m->path, m->n_batch);
+  LL->llama_set_abort_callback(s->ectx, on_abort, s);
+  return WG_OK;
+}
+
 static ai_llm_session *free_slot(ai_llm_model *m) {
   for (uint32_t i = 0; i < m->nslots; i++)
     if (!m->slots[i].in_use) return &m->slots[i];
@@ -178,6 +227,7 @@ static void take(ai_llm_model *m, ai_llm_session *s) {
   atomic_store(&s->cancel, false);
   atomic_store(&s->deadline_ms, 0);
   s->has_input = false;
+  s->has_embd = false;
   s->has_pending = false;
   s->generated = 0;
 }

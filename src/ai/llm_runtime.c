@@ -31,6 +31,10 @@ static bool rt_done;              /* init ran (under rt_lock) */
 static wg_error rt_err;           /* its result */
 static atomic_bool rt_ready;
 static void *rt_handle;
+static char rt_dir[1024];         /* the directory libllama came from */
+static pthread_once_t info_once = PTHREAD_ONCE_INIT;
+static int info_build;            /* LLAMA_BUILD_NUMBER, or 0 */
+static char info_commit[64];      /* LLAMA_COMMIT, or ggml_commit() */
 static int rt_log_level = GGML_LOG_LEVEL_NONE + 100;   /* nothing */
 
 uint64_t ai_llm__now_ms(void) {
@@ -85,6 +89,7 @@ static wg_err load(const char *dir, wg_error *err) {
                         "llama.cpp: cannot load libllama from %s (%s); run "
                         "tools/setup.sh or set WASMGATE_LLAMA_DIR",
                         dir, why);
+  snprintf(rt_dir, sizeof rt_dir, "%s", dir);
 #define AI_LLM__SYM(name)                                                    \
   *(void **)&ai_llm__api.name = dlsym(rt_handle, #name);                     \
   if (!ai_llm__api.name)                                                     \
@@ -128,6 +133,43 @@ bool ai_llm_runtime_ready(void) { return atomic_load(&rt_ready); }
 /* llama.cpp's version ("0.5.0-dev"), or "" before init. */
 const char *ai_llm_runtime_version(void) {
   return atomic_load(&rt_ready) ? LL->llama_version() : "";
+}
+
+/*
+** llama.cpp records its build number and commit in its common library
+** (build-info: LLAMA_BUILD_NUMBER, LLAMA_COMMIT), which libllama itself
+** does not carry; the prebuilt directory ships it as libllama-common.so.
+** It is opened once, on first use (it is 6 MB of C++ that nothing else
+** needs), read and closed. Without it: build number 0 and ggml's commit
+** (the same checkout's).
+*/
+static void read_build_info(void) {
+  snprintf(info_commit, sizeof info_commit, "%s", LL->ggml_commit());
+  char path[1100];
+  if (snprintf(path, sizeof path, "%s/libllama-common.so", rt_dir) >=
+      (int)sizeof path)
+    return;
+  void *h = dlopen(path, RTLD_LAZY | RTLD_LOCAL);
+  if (!h) return;
+  const int *bn = dlsym(h, "LLAMA_BUILD_NUMBER");
+  const char *const *cm = dlsym(h, "LLAMA_COMMIT");
+  if (bn) info_build = *bn;
+  if (cm && *cm) snprintf(info_commit, sizeof info_commit, "%s", *cm);
+  dlclose(h);
+}
+
+/* llama.cpp's build number (0 when unknown, or before init). */
+int ai_llm_runtime_build_number(void) {
+  if (!atomic_load(&rt_ready)) return 0;
+  pthread_once(&info_once, read_build_info);
+  return info_build;
+}
+
+/* llama.cpp's commit ("" before init). */
+const char *ai_llm_runtime_commit(void) {
+  if (!atomic_load(&rt_ready)) return "";
+  pthread_once(&info_once, read_build_info);
+  return info_commit;
 }
 
 /* The name of a status, as in the enum ("AI_LLM_EOG" -> "eog"). */

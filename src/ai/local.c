@@ -280,15 +280,6 @@ static bool num_in(json_t *v, double lo, double hi, bool lo_open) {
 /* Rejects a field the local provider cannot honour, when it is set to
 ** something other than its neutral value. */
 static bool unsupported(ai_local_job *j, json_t *body) {
-  static const char *const zero_ok[] = {"frequency_penalty",
-                                        "presence_penalty"};
-  for (size_t i = 0; i < 2; i++) {
-    json_t *v = json_object_get(body, zero_ok[i]);
-    if (v && !json_is_null(v) &&
-        !(json_is_number(v) && json_number_value(v) == 0.0))
-      return reject(j, 400, zero_ok[i], "unsupported_parameter",
-                    "%s is not supported by the local provider", zero_ok[i]);
-  }
   json_t *v;
   if ((v = json_object_get(body, "logprobs")) && json_is_true(v))
     return reject(j, 400, "logprobs", "unsupported_parameter",
@@ -389,6 +380,20 @@ static bool parse_request(ai_local_job *j, json_t *body) {
       return reject(j, 400, "top_k", NULL,
                     "top_k must be an integer from 0 to 100000");
     j->p.top_k = (int32_t)json_integer_value(v);
+  }
+  /* OpenAI's penalties, -2..2: a token's logit loses frequency_penalty
+  ** per occurrence and presence_penalty once, counted over the last 64
+  ** tokens, prompt included (llama.cpp server's window and defaults, so
+  ** that WASI-NN's presence-penalty/frequency-penalty give the same). */
+  static const char *const pen[] = {"presence_penalty", "frequency_penalty"};
+  for (size_t i = 0; i < 2; i++) {
+    if (!(v = json_object_get(body, pen[i])) || json_is_null(v)) continue;
+    if (!num_in(v, -2.0, 2.0, false))
+      return reject(j, 400, pen[i], NULL,
+                    "%s must be a number from -2 to 2", pen[i]);
+    float f = (float)json_number_value(v);
+    if (i == 0) j->p.presence_penalty = f;
+    else j->p.frequency_penalty = f;
   }
   if ((v = json_object_get(body, "seed")) && !json_is_null(v)) {
     if (!json_is_integer(v))

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <string.h>
 
 #include "ai/llm_int.h"
@@ -110,8 +111,42 @@ static void test_params_defaults(void **state) {
   assert_int_equal(p.nstop, 0);
   assert_null(p.grammar);
   assert_false(p.ignore_eos);
+  /* penalties off (repeat 1), llama.cpp's window and Mirostat constants,
+  ** no min-p/typical, not embedding (euclidean when it is) */
+  assert_true(p.repeat_penalty == 1.0f);
+  assert_true(p.presence_penalty == 0.0f && p.frequency_penalty == 0.0f);
+  assert_int_equal(p.penalty_last_n, 64);
+  assert_true(p.min_p == 0.0f && p.typical_p == 1.0f);
+  assert_int_equal(p.mirostat, 0);
+  assert_true(p.mirostat_tau == 5.0f && p.mirostat_eta == 0.1f);
+  assert_false(p.embedding);
+  assert_int_equal(p.embd_normalize, 2);
+  assert_int_equal(p.batch_size, 0);
   assert_string_equal(ai_llm_status_name(AI_LLM_LENGTH), "length");
   assert_string_equal(ai_llm_status_name(AI_LLM_CANCELLED), "cancelled");
+}
+
+static void test_embd_normalize(void **state) {
+  const float v[4] = {3.0f, -4.0f, 0.0f, 0.0f};
+  float o[4];
+  ai_llm_embd_normalize(v, o, 4, 2);            /* euclidean: / 5 */
+  assert_true(fabsf(o[0] - 0.6f) < 1e-7f && fabsf(o[1] + 0.8f) < 1e-7f);
+  ai_llm_embd_normalize(v, o, 4, 1);            /* taxicab: / 7 */
+  assert_true(fabsf(o[0] - 3.0f / 7) < 1e-7f && fabsf(o[1] + 4.0f / 7) < 1e-7f);
+  ai_llm_embd_normalize(v, o, 4, 0);            /* max-abs: 4 -> 32760 */
+  assert_true(fabsf(o[1] + 32760.0f) < 1e-2f && fabsf(o[0] - 24570.0f) < 1e-2f);
+  ai_llm_embd_normalize(v, o, 4, -1);           /* none */
+  assert_memory_equal(o, v, sizeof v);
+  ai_llm_embd_normalize(v, o, 4, 3);            /* 3-norm: (27+64)^(1/3) */
+  float n3 = cbrtf(91.0f);
+  assert_true(fabsf(o[0] - 3.0f / n3) < 1e-6f);
+  const float z[2] = {0.0f, 0.0f};
+  float oz[2] = {1.0f, 1.0f};
+  ai_llm_embd_normalize(z, oz, 2, 2);           /* zero norm: zeros */
+  assert_true(oz[0] == 0.0f && oz[1] == 0.0f);
+  float w[2] = {6.0f, 8.0f};                    /* in place */
+  ai_llm_embd_normalize(w, w, 2, 2);
+  assert_true(fabsf(w[0] - 0.6f) < 1e-7f && fabsf(w[1] - 0.8f) < 1e-7f);
 }
 
 static void test_runtime_bad_dir(void **state) {
@@ -138,6 +173,7 @@ int main(void) {
       cmocka_unit_test(test_utf8_complete),
       cmocka_unit_test(test_utf8_sanitize),
       cmocka_unit_test(test_params_defaults),
+      cmocka_unit_test(test_embd_normalize),
       cmocka_unit_test(test_runtime_bad_dir),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -184,6 +184,29 @@ class LocalProviderTest(ServerTest):
                   ["choices"][0]["message"]["content"] for s in (8, 9, 10)}
         self.assertTrue(others - {t1})   # the seed matters
 
+    def test_penalties_match_direct(self):
+        # OpenAI's presence/frequency penalties reach llama.cpp's penalties
+        # sampler: greedy text changes once the model starts repeating
+        # itself (the tiny model does within 200 tokens), and is the same
+        # as llm.h's with the same options
+        plain, _ = probe("chat", MODEL, "Hello", 200)
+        for kw, opts in (({"presence_penalty": 1}, ["--presence-penalty", 1]),
+                         ({"frequency_penalty": 0.7},
+                          ["--frequency-penalty", 0.7])):
+            with self.subTest(kw=kw):
+                want, _ = probe(*opts, "chat", MODEL, "Hello", 200)
+                self.assertNotEqual(want, plain)
+                got = self.complete(max_tokens=200, **kw)
+                self.assertEqual(got["choices"][0]["message"]["content"], want)
+        # seeded, and a negative penalty (OpenAI allows -2..2)
+        want, _ = probe("--presence-penalty", -2, "chat", MODEL, "Hello", 24,
+                        0.9, 3)
+        got = self.complete(max_tokens=24, temperature=0.9, seed=3,
+                            presence_penalty=-2)
+        self.assertEqual(got["choices"][0]["message"]["content"], want)
+        base, _ = probe("chat", MODEL, "Hello", 24, 0.9, 3)
+        self.assertNotEqual(want, base)
+
     def test_max_tokens(self):
         for k in ("max_tokens", "max_completion_tokens"):
             body = self.complete(**{k: 5})
@@ -282,9 +305,18 @@ class LocalProviderTest(ServerTest):
             ({"tools": [{"type": "function", "function": {"name": "f"}}]},
              "tools", "unsupported_parameter",
              "tools are not supported by the local provider"),
-            ({"presence_penalty": 0.5}, "presence_penalty",
-             "unsupported_parameter",
-             "presence_penalty is not supported by the local provider"),
+            ({"presence_penalty": 2.5}, "presence_penalty",
+             "invalid_parameter",
+             "presence_penalty must be a number from -2 to 2"),
+            ({"presence_penalty": "x"}, "presence_penalty",
+             "invalid_parameter",
+             "presence_penalty must be a number from -2 to 2"),
+            ({"frequency_penalty": -2.01}, "frequency_penalty",
+             "invalid_parameter",
+             "frequency_penalty must be a number from -2 to 2"),
+            ({"frequency_penalty": True}, "frequency_penalty",
+             "invalid_parameter",
+             "frequency_penalty must be a number from -2 to 2"),
             ({"messages": [{"role": "user", "content": [
                 {"type": "image_url", "image_url": {"url": "x"}}]}]},
              "messages", "invalid_parameter",
