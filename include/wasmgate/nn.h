@@ -24,7 +24,8 @@
 ** Limits: the host's model config (ctx_size, threads, batch) is the most a
 ** guest gets; the guest's `ctx-size` metadata may only lower the context
 ** window, `threads` and `batch-size` are accepted and capped (the slot's
-** values are used). Host paths from guests (`mmproj`, `image`,
+** values are used; in embedding mode `batch-size` may lower the most
+** prompt tokens, errno 102 above). Host paths from guests (`mmproj`, `image`,
 ** `model-vocoder`, a `preload:` builder) are refused with errno 1;
 ** `stream-stdout` and `enable-log` never write to the host's streams.
 ** `load` from guest bytes fails with errno 1 unless allow_guest_load (then
@@ -45,6 +46,7 @@
 
 #include "wasmgate/engine.h"
 #include "wasmgate/error.h"
+#include "wasmgate/sandbox.h"
 
 /* The import module name. */
 #define WG_NN_MODULE "wasi_ephemeral_nn"
@@ -162,5 +164,107 @@ void wg_nn_usage(const wg_nn *nn, uint64_t *prompt, uint64_t *completion);
 
 /* True when m imports anything from "wasi_ephemeral_nn". */
 bool wg_nn_module_uses(const wg_module *m);
+
+/* ------------------------------------------------------------------ */
+/* Operations on plain values (the guest-memory side is separate)       */
+/*
+** The 12 functions split in two layers. The marshalling layer reads the
+** guest's arguments through the checked accessor, calls an operation and
+** writes its outputs back; the operation layer below works on handles,
+** bytes and sizes only. In one process the first calls the second
+** directly (wg_nn_resolve). In a worker process of `serve` (isolation:
+** process) the first runs in the worker (wg_nn_proxy) and every call
+** crosses the worker's socket as a message (wg_nn_serve decodes it in the
+** server, against that execution's own wg_nn): the model never enters
+** the worker. Both paths give the same errno for the same call.
+*/
+typedef enum wg_nn_op {
+  WG_NN_OP_LOAD, WG_NN_OP_LOAD_BY_NAME, WG_NN_OP_LOAD_BY_NAME_WITH_CONFIG,
+  WG_NN_OP_UNLOAD, WG_NN_OP_INIT_EXECUTION_CONTEXT,
+  WG_NN_OP_FINALIZE_EXECUTION_CONTEXT, WG_NN_OP_SET_INPUT, WG_NN_OP_COMPUTE,
+  WG_NN_OP_COMPUTE_SINGLE, WG_NN_OP_FINI_SINGLE, WG_NN_OP_GET_OUTPUT,
+  WG_NN_OP_GET_OUTPUT_SINGLE,
+  WG_NN_NOPS
+} wg_nn_op;
+
+/* The largest config JSON of load_by_name_with_config (errno 7 above). */
+#define WG_NN_MAX_CONFIG WG_NN_MAX_INPUT
+/* Model bytes of `load` that cross from a worker to the server; a larger
+** guest model gets errno 7 under process isolation. */
+#define WG_NN_MAX_REMOTE_MODEL (256u << 20)
+
+/* One call. Per op (h: the graph or context handle):
+**   LOAD          a = encoding, b = target, n = builders (>= 1),
+**                 size = builder 0's length; data[0] = builder 0 (NULL
+**                 when too large to pass: errno 7 once the other checks
+**                 pass), data[1] = builder 1 (metadata JSON) when n > 1
+**   LOAD_BY_NAME[_WITH_CONFIG]  data[0] = name, data[1] = config;
+**                 size = the name's length as the guest gave it (a name
+**                 longer than WG_NN_MAX_NAME is not found)
+**   SET_INPUT     h, a = index, b = tensor type, size = data length;
+**                 data[0] = the bytes (NULL when size > WG_NN_MAX_INPUT)
+**   GET_OUTPUT[_SINGLE]  h, a = index, b = the guest buffer's size
+**   the others    h only
+** len[i] is data[i]'s length. */
+typedef struct wg_nn_call_args {
+  wg_nn_op op;
+  uint32_t h, a, b, n;
+  uint64_t size;
+  const uint8_t *data[2];
+  uint32_t len[2];
+} wg_nn_call_args;
+
+/* What a call gives back. */
+typedef struct wg_nn_call_result {
+  uint32_t err;           /* the ABI errno */
+  uint32_t value;         /* a new handle; get_output*: the output's size
+                             (also with errno 7: the size needed) */
+  const uint8_t *data;    /* get_output* with errno 0: value bytes, valid
+                             until the next call on the wg_nn */
+  bool interrupted;       /* the deadline or an interrupt stopped it: the
+                             host call traps (WG_TRAP_INTERRUPT) */
+} wg_nn_call_result;
+
+/* Runs one operation on nn. Every field of a is checked (a is hostile
+** under process isolation): handles through nn's own tables, lengths
+** against the limits above. Never fails otherwise: the outcome is r->err. */
+void wg_nn_call(wg_nn *nn, const wg_nn_call_args *a, wg_nn_call_result *r);
+
+/* For a wg_nn with no store (the server's side of a worker): deadline_ms
+** (monotonic ms, 0: none) stops a compute between tokens and aborts a
+** decode in progress; cancelled(user), polled between tokens, stops it
+** too (a worker that went away). Both end the call with r->interrupted. */
+void wg_nn_set_cancel(wg_nn *nn, uint64_t deadline_ms,
+                      bool (*cancelled)(void *user), void *user);
+
+/* ------------------------------------------------------------------ */
+/* Calls across a process boundary                                     */
+
+/* The message of one call (wg_nn_call_args) and of its answer: a flat
+** little-endian encoding, at most WG_NN_MAX_MESSAGE bytes. */
+#define WG_NN_MAX_MESSAGE (WG_NN_MAX_REMOTE_MODEL + WG_NN_MAX_INPUT + 64u)
+
+/* Serves one call message against nn: the answer's bytes in *reply
+** (owned by nn, valid until its next call). The message carries the
+** sender's run deadline, which stops a compute when it comes before the
+** deadline given to wg_nn_set_cancel (a cap the sender cannot pass). WG_EINVAL with the reason in
+** err when the message is malformed (unknown op, lengths that do not add
+** up, a part above its limit): the sender is not a well-behaved worker,
+** nothing was done. WG_ENOMEM when the answer cannot be built. */
+wg_err wg_nn_serve(wg_nn *nn, const uint8_t *msg, size_t n,
+                   const uint8_t **reply, size_t *reply_len, wg_error *err);
+
+/* Sends a call message (msg, n) and gives the answer's bytes (valid until
+** the next call); an error: the link is gone. */
+typedef wg_err (*wg_nn_transport)(void *user, const uint8_t *msg, size_t n,
+                                  const uint8_t **reply, size_t *reply_len);
+
+/* The guest side of WASI-NN in a process that has no models: a resolver
+** whose 12 functions marshal each call and send it through fn. */
+typedef struct wg_nn_proxy wg_nn_proxy;
+wg_nn_proxy *wg_nn_proxy_new(wg_nn_transport fn, void *user);
+void wg_nn_proxy_free(wg_nn_proxy *p);
+/* A wg_exec_host for wg_exec_run (user = p): resolve and bind. */
+wg_exec_host wg_nn_proxy_host(wg_nn_proxy *p);
 
 #endif

@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "cli/serve.h"
 #include "sandbox/workers.h"
+#include "server/wasinn.h"
 
 static int cmd_version(int argc, char **argv);
 static int cmd_validate(int argc, char **argv);
@@ -95,7 +96,10 @@ int main(int argc, char **argv) {
   }
   const char *name = argv[1];
   /* internal: a worker process of `serve` (src/sandbox/workers.h) */
-  if (!strcmp(name, WG_WORKER_ARGV1)) return wg_worker_main(argc - 1, argv + 1);
+  if (!strcmp(name, WG_WORKER_ARGV1)) {
+    wg_worker_set_remote(&srv_nn_worker_remote);   /* WASI-NN's calls */
+    return wg_worker_main(argc - 1, argv + 1);
+  }
   if (!strcmp(name, "--help") || !strcmp(name, "-h")) name = "help";
   if (!strcmp(name, "--version")) name = "version";
   for (size_t i = 0; i < NCOMMANDS; i++) {

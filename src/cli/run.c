@@ -1027,15 +1027,9 @@ static int run_module(const run_opts *o, const char *path, int nargs,
     goto done;
   }
   /* WASI-NN: with --nn-preload, or for a module that imports it (then
-  ** load_by_name finds nothing: errno 8) */
+  ** load_by_name finds nothing: errno 8). With --isolation process the
+  ** models stay here and the worker's calls come back (run_isolated.c). */
   if (o->nnn || wg_nn_module_uses(m)) {
-    if (o->isolated) {
-      fprintf(stderr, "%s: error: WASI-NN (wasi_ephemeral_nn) is not available "
-                      "with --isolation process: a worker process cannot open "
-                      "model files\n", path);
-      rc = o->nnn ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
-      goto done;
-    }
     if ((rc = run_nn_setup(o, &nn_host, &nn)) != CLI_EXIT_OK) goto done;
     rc = CLI_EXIT_FAIL;
     nn_link = (wg_exec_host){wg_nn_resolve, run_nn_bind, nn};

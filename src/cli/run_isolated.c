@@ -16,6 +16,11 @@
 ** ("the worker process running this execution was killed by signal 31
 ** (SIGSYS: a forbidden system call)", exit status 1).
 **
+** WASI-NN (--nn-preload): the models stay in this process; the worker's
+** guest calls cross its socket and are served here against the run's
+** wg_nn (wg_nn_serve checks each as hostile), as serve does. A compute
+** stops at --timeout plus the grace, or when the worker goes away.
+**
 ** The worker keeps this process's user: the directories it is given are
 ** the caller's own, so switching to "nobody" (as serve does when root)
 ** would only make them unwritable. The empty chroot directory is made in
@@ -26,24 +31,53 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "sandbox/workers.h"
+#include "wasmgate/nn.h"
 
 #define ISO_GRACE_MS 1000u       /* past --timeout before the kill */
 #define ISO_MAX_DIRS 64u         /* as wg_exec_run */
 
+/* The WASI-NN calls of the run (wg_workers_calls). */
+typedef struct iso_nn {
+  wg_nn *nn;
+  uint64_t timeout_ms;          /* 0: none */
+  uint64_t deadline_ms;         /* set when the run starts */
+} iso_nn;
+
+static uint64_t now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+static wg_err nn_serve_call(void *user, const uint8_t *msg, size_t n,
+                            const uint8_t **reply, size_t *reply_len,
+                            bool (*gone)(void *peer), void *peer) {
+  iso_nn *x = user;
+  wg_error err;
+  wg_error_clear(&err);
+  wg_nn_set_cancel(x->nn, x->deadline_ms, gone, peer);
+  wg_err e = wg_nn_serve(x->nn, msg, n, reply, reply_len, &err);
+  wg_nn_set_cancel(x->nn, x->deadline_ms, NULL, NULL);
+  if (e)
+    fprintf(stderr, "wasmgate: the worker was stopped: %s\n", err.message);
+  return e;
+}
+
+/* The latest a compute may run: the pool's kill deadline; the worker's
+** own deadline, sent with each call, normally comes first. */
+static void nn_started(void *user) {
+  iso_nn *x = user;
+  x->deadline_ms = x->timeout_ms ? now_ms() + x->timeout_ms + ISO_GRACE_MS : 0;
+}
+
 /* Runs req in a fresh worker; what wg_exec_run would return and fill. */
 wg_err cli_run_isolated(const wg_exec_request *req, wg_exec_result *res) {
   memset(res, 0, sizeof *res);
-  if (req->host) {
-    res->trap = WG_EINVAL;
-    snprintf(res->trap_message, sizeof res->trap_message,
-             "--isolation process: WASI-NN (--nn-preload) runs in-process "
-             "only (--isolation thread)");
-    return WG_EINVAL;
-  }
   if (req->ndirs > ISO_MAX_DIRS) {
     res->trap = WG_ELIMIT;
     snprintf(res->trap_message, sizeof res->trap_message,
@@ -114,8 +148,13 @@ wg_err cli_run_isolated(const wg_exec_request *req, wg_exec_result *res) {
   if (e == WG_OK) {
     wg_exec_request q = *req;
     q.dirs = dirs;
+    q.host = NULL;              /* req->host's user is the run's wg_nn */
+    iso_nn x = {req->host ? req->host->user : NULL, req->limits.timeout_ms,
+                0};
+    wg_workers_calls calls = {nn_serve_call, nn_started, &x};
     wg_worker_outcome how;
-    e = wg_workers_run(pool, "cli", &q, res, &how);
+    e = wg_workers_run_calls(pool, "cli", &q, req->host ? &calls : NULL, res,
+                             &how);
     if (how == WG_WORKER_CRASHED) res->limit = WG_LIMIT_NONE;
   }
   wg_workers_free(pool);

@@ -4,10 +4,13 @@
 ** same tokens for the same prompt and sampling options). The library is
 ** loaded on the first model open (ai_llm_runtime_init), never before.
 **
-** get_output(1)'s "llama_build_number" is 0 and "llama_commit" llama.cpp's
-** version string (llama_version(), e.g. "0.5.0-dev"): the libraries from
-** node-llama-cpp carry no build number, and llm.h exposes no commit.
+** get_output(1)'s "llama_build_number" and "llama_commit" are what
+** WasmEdge reports, llama.cpp's LLAMA_BUILD_NUMBER and LLAMA_COMMIT, read
+** from the library (ai_llm_runtime_build_number/_commit: 1 and "0ad4a86"
+** for the npm prebuilt).
 */
+#include <math.h>
+
 #include "nn/nn_int.h"
 
 static wg_err l_open(const ai_llm_model_cfg *cfg, void **model, wg_error *err) {
@@ -47,12 +50,29 @@ static ai_llm_status l_step(void *session, const char **piece, size_t *len) {
   return ai_llm_session_step(session, piece, len);
 }
 
-static int l_build(void) { return 0; }
-static const char *l_commit(void) { return ai_llm_runtime_version(); }
+static int l_build(void) { return ai_llm_runtime_build_number(); }
+static const char *l_commit(void) { return ai_llm_runtime_commit(); }
+
+/* WasmEdge's output 0 in embedding mode: `{"n_embedding": N, "embedding":
+** [f0,f1,...]}`, each number with 10 significant digits (C's %.10g prints
+** what C++'s setprecision(10) does); a non-finite value (which JSON cannot
+** hold) is written as 0. */
+static wg_err l_embedding(void *session, wg_buf *out) {
+  uint32_t n;
+  const float *v = ai_llm_session_embedding(session, &n);
+  if (!v) return WG_EINVAL;
+  wg_err e = wg_buf_printf(out, "{\"n_embedding\": %u, \"embedding\": [", n);
+  for (uint32_t i = 0; i < n && !e; i++)
+    e = wg_buf_printf(out, i ? ",%.10g" : "%.10g",
+                      isfinite(v[i]) ? (double)v[i] : 0.0);
+  if (!e) e = wg_buf_append(out, "]}", 2);
+  return e;
+}
 
 static const wg_nn_backend llama_backend = {
     "llama.cpp", l_open, l_close, l_ctx_size, l_acquire, l_release, l_cancel,
     l_set_deadline, l_prompt, l_step, ai_llm_schema_to_gbnf, l_build, l_commit,
+    l_embedding,
 };
 
 const wg_nn_backend *wg_nn_backend_llama(void) { return &llama_backend; }

@@ -55,8 +55,6 @@ typedef struct wgn_ctx {
   bool started;             /* compute_single evaluated the prompt */
 } wgn_ctx;
 
-enum { NFUNCS = 12 };
-
 struct wg_nn {
   wg_nn_host *host;
   const wg_nn_backend *b;
@@ -65,9 +63,11 @@ struct wg_nn {
   bool all_models;
   wg_nn_tokens_fn tokens;
   void *tokens_user;
+  wgn_front front;           /* the guest side in this process */
   wg_store *store;
   uint64_t deadline_ms;
-  wg_func *funcs[NFUNCS];
+  bool (*cancelled)(void *user);   /* wg_nn_set_cancel */
+  void *cancel_user;
   wgn_graph *graphs[WG_NN_MAX_GRAPHS];
   size_t ngraphs;
   uint64_t next_graph;
@@ -75,16 +75,17 @@ struct wg_nn {
   size_t nctxs;
   uint64_t next_ctx;
   uint64_t used_prompt, used_completion;
+  wg_buf wire;              /* wg_nn_serve's answer */
 };
 
-/* What a handler sees. */
+/* What an operation sees. */
 typedef struct nn_call {
   wg_nn *nn;
-  wg_memory *mem;
   bool interrupted;         /* set: the call traps with WG_TRAP_INTERRUPT */
 } nn_call;
 
-typedef uint32_t (*nn_handler)(nn_call *c, const uint64_t *a);
+typedef uint32_t (*nn_handler)(nn_call *c, const wg_nn_call_args *a,
+                               wg_nn_call_result *r);
 
 static uint64_t now_ms(void) {
   struct timespec t;
@@ -92,21 +93,6 @@ static uint64_t now_ms(void) {
   return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
 }
 
-/* The checked door into guest memory. */
-static uint8_t *gmem(nn_call *c, uint32_t ptr, uint64_t len) {
-  return (uint8_t *)wg_memory_translate(c->mem, ptr, len);
-}
-
-static uint32_t arg(const uint64_t *a, int i) { return (uint32_t)a[i]; }
-
-static void put32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-         (uint32_t)p[3] << 24;
-}
 
 /* ------------------------------------------------------------------ */
 /* Handles                                                             */
@@ -181,6 +167,9 @@ static void ctx_free(wg_nn *nn, wgn_ctx *x) {
 /* ------------------------------------------------------------------ */
 /* Executions                                                          */
 
+static bool local_call(void *user, const wg_nn_call_args *a,
+                       wg_nn_call_result *r);
+
 static void free_names(char **v, size_t n) {
   for (size_t i = 0; i < n; i++)
     if (v[i]) wg_free(v[i], strlen(v[i]) + 1);
@@ -195,6 +184,9 @@ wg_nn *wg_nn_new(const wg_nn_config *cfg) {
   nn->all_models = cfg->all_models;
   nn->tokens = cfg->tokens;
   nn->tokens_user = cfg->tokens_user;
+  nn->front.call = local_call;
+  nn->front.user = nn;
+  wg_buf_init(&nn->wire, WG_NN_MAX_OUTPUT + 64u);
   if (cfg->nmodels) {
     if (!(nn->models = wg_new_array(char *, cfg->nmodels))) goto fail;
     nn->nmodels = cfg->nmodels;
@@ -216,11 +208,12 @@ void wg_nn_free(wg_nn *nn) {
   while (nn->nctxs) ctx_free(nn, nn->ctxs[--nn->nctxs]);
   while (nn->ngraphs) graph_detach(nn, nn->graphs[nn->ngraphs - 1]);
   if (nn->models) free_names(nn->models, nn->nmodels);
+  wg_buf_free(&nn->wire);
   wg_free_obj(nn);
 }
 
 void wg_nn_bind_store(wg_nn *nn, wg_store *s, uint64_t deadline_ms) {
-  if (nn->store != s) memset(nn->funcs, 0, sizeof nn->funcs);
+  wgn_front_bind(&nn->front, s);
   nn->store = s;
   nn->deadline_ms = deadline_ms;
 }
@@ -252,62 +245,57 @@ static bool allowed(const wg_nn *nn, const char *name, size_t len) {
 /* WasmEdge's encodings (0..14 without 8); GGML is 6, autodetect 5. */
 static bool encoding_known(uint32_t e) { return e <= 14 && e != 8; }
 
-static uint32_t nn_load(nn_call *c, const uint64_t *a) {
+static uint32_t nn_load(nn_call *c, const wg_nn_call_args *a,
+                        wg_nn_call_result *r) {
   wg_nn *nn = c->nn;
-  uint32_t bptr = arg(a, 0), blen = arg(a, 1), enc = arg(a, 2), target = arg(a, 3);
-  const uint8_t *arr = gmem(c, bptr, (uint64_t)blen * 8);
-  uint8_t *out = gmem(c, arg(a, 4), 4);
-  if (!arr || !out || blen == 0) return WG_NN_INVALID_ARGUMENT;
-  const uint8_t *data[2] = {NULL, NULL};
-  uint32_t dlen[2] = {0, 0};
-  for (uint32_t i = 0; i < blen; i++) {
-    uint32_t p = get32(arr + 8 * (size_t)i), n = get32(arr + 8 * (size_t)i + 4);
-    const uint8_t *d = gmem(c, p, n);
-    if (!d) return WG_NN_INVALID_ARGUMENT;
-    if (i < 2) {
-      data[i] = d;
-      dlen[i] = n;
-    }
-  }
-  if (target > 2) return WG_NN_INVALID_ARGUMENT;        /* cpu, gpu, tpu */
-  if (!encoding_known(enc)) return WG_NN_INVALID_ENCODING;
-  if (enc != 5 && enc != 6) return WG_NN_INVALID_ARGUMENT;  /* no such backend */
+  (void)r;
+  if (a->n == 0) return WG_NN_INVALID_ARGUMENT;
+  if (a->b > 2) return WG_NN_INVALID_ARGUMENT;          /* cpu, gpu, tpu */
+  if (!encoding_known(a->a)) return WG_NN_INVALID_ENCODING;
+  if (a->a != 5 && a->a != 6) return WG_NN_INVALID_ARGUMENT;  /* no such backend */
   if (!nn->host->cfg.allow_guest_load) return WG_NN_INVALID_ARGUMENT;
-  if (dlen[0] >= 8 && !memcmp(data[0], "preload:", 8))
+  const uint8_t *model = a->data[0];
+  if (model && a->len[0] >= 8 && !memcmp(model, "preload:", 8))
     return WG_NN_INVALID_ARGUMENT;                      /* a host path */
-  if (dlen[0] > nn->host->cfg.max_guest_model_bytes) return WG_NN_TOO_LARGE;
+  if (a->size > nn->host->cfg.max_guest_model_bytes) return WG_NN_TOO_LARGE;
+  if (!model || a->len[0] != a->size) return WG_NN_TOO_LARGE;  /* not passed */
+  if (a->n < 2 && a->data[1]) return WG_NN_INVALID_ARGUMENT;
   if (nn->ngraphs >= WG_NN_MAX_GRAPHS || nn->next_graph > UINT32_MAX)
     return WG_NN_RUNTIME_ERROR;
   wgn_graph *g = wg_new(wgn_graph);
   if (!g) return WG_NN_RUNTIME_ERROR;
   g->refs = 1;
   wgn_params_init(&g->params);
-  uint32_t r = WG_NN_SUCCESS;
-  if (blen > 1) r = wgn_params_apply(nn->b, &g->params, data[1], dlen[1]);
-  if (!r) r = wgn_host_open_bytes(nn->host, data[0], dlen[0], &g->own);
-  if (r) {
+  uint32_t e = WG_NN_SUCCESS;
+  if (a->n > 1) e = wgn_params_apply(nn->b, &g->params, a->data[1] ? a->data[1]
+                                     : (const uint8_t *)"", a->len[1]);
+  if (!e) e = wgn_host_open_bytes(nn->host, model, a->len[0], &g->own);
+  if (e) {
     graph_unref(nn, g);
-    return r;
+    return e;
   }
-  uint32_t id;
-  if ((r = graph_publish(nn, g, &id))) return r;
-  put32(out, id);
-  return WG_NN_SUCCESS;
+  return graph_publish(nn, g, &r->value);
 }
 
-/* load_by_name and _with_config: cfg NULL for the plain one. */
-static uint32_t load_named(nn_call *c, const uint8_t *name, uint32_t len,
-                           const uint8_t *cfg, uint32_t cfglen, uint8_t *out) {
+/* load_by_name and _with_config (the config in data[1], b its length). */
+static uint32_t nn_load_named(nn_call *c, const wg_nn_call_args *a,
+                              wg_nn_call_result *r) {
   wg_nn *nn = c->nn;
+  const char *name = a->data[0] ? (const char *)a->data[0] : "";
+  uint32_t len = a->len[0];
+  if (a->size != len || len > WG_NN_MAX_NAME) return WG_NN_NOT_FOUND;
   for (size_t i = 0; i < nn->ngraphs; i++) {
     wgn_graph *g = nn->graphs[i];
     if (g->cached && strlen(g->hm->name) == len && !memcmp(g->hm->name, name, len)) {
-      put32(out, g->id);               /* cached: the config is ignored */
+      r->value = g->id;               /* cached: the config is ignored */
       return WG_NN_SUCCESS;
     }
   }
-  wgn_model *m = wgn_host_find(nn->host, (const char *)name, len);
-  if (!m || !allowed(nn, (const char *)name, len)) return WG_NN_NOT_FOUND;
+  wgn_model *m = wgn_host_find(nn->host, name, len);
+  if (!m || !allowed(nn, name, len)) return WG_NN_NOT_FOUND;
+  bool with_cfg = a->op == WG_NN_OP_LOAD_BY_NAME_WITH_CONFIG;
+  if (with_cfg && a->b > WG_NN_MAX_CONFIG) return WG_NN_TOO_LARGE;
+  if (with_cfg && a->len[1] != a->b) return WG_NN_INVALID_ARGUMENT;
   if (nn->ngraphs >= WG_NN_MAX_GRAPHS || nn->next_graph > UINT32_MAX)
     return WG_NN_RUNTIME_ERROR;
   wgn_graph *g = wg_new(wgn_graph);
@@ -315,40 +303,24 @@ static uint32_t load_named(nn_call *c, const uint8_t *name, uint32_t len,
   g->refs = 1;
   g->hm = m;
   wgn_params_init(&g->params);
-  uint32_t r = WG_NN_SUCCESS;
-  if (cfg) r = wgn_params_apply(nn->b, &g->params, cfg, cfglen);
+  uint32_t e = WG_NN_SUCCESS;
+  if (with_cfg)
+    e = wgn_params_apply(nn->b, &g->params,
+                         a->data[1] ? a->data[1] : (const uint8_t *)"", a->len[1]);
   void *model;
-  if (!r) r = wgn_host_open(nn->host, m, &model);
-  if (r) {
+  if (!e) e = wgn_host_open(nn->host, m, &model);
+  if (e) {
     graph_unref(nn, g);
-    return r;
+    return e;
   }
   g->cached = true;
-  uint32_t id;
-  if ((r = graph_publish(nn, g, &id))) return r;
-  put32(out, id);
-  return WG_NN_SUCCESS;
+  return graph_publish(nn, g, &r->value);
 }
 
-static uint32_t nn_load_by_name(nn_call *c, const uint64_t *a) {
-  uint32_t len = arg(a, 1);
-  const uint8_t *name = gmem(c, arg(a, 0), len);
-  uint8_t *out = gmem(c, arg(a, 2), 4);
-  if (!name || !out) return WG_NN_INVALID_ARGUMENT;
-  return load_named(c, name, len, NULL, 0, out);
-}
-
-static uint32_t nn_load_by_name_with_config(nn_call *c, const uint64_t *a) {
-  uint32_t len = arg(a, 1), cfglen = arg(a, 3);
-  const uint8_t *name = gmem(c, arg(a, 0), len);
-  const uint8_t *cfg = gmem(c, arg(a, 2), cfglen);
-  uint8_t *out = gmem(c, arg(a, 4), 4);
-  if (!name || !cfg || !out) return WG_NN_INVALID_ARGUMENT;
-  return load_named(c, name, len, cfg, cfglen, out);
-}
-
-static uint32_t nn_unload(nn_call *c, const uint64_t *a) {
-  wgn_graph *g = graph_get(c->nn, arg(a, 0));
+static uint32_t nn_unload(nn_call *c, const wg_nn_call_args *a,
+                          wg_nn_call_result *r) {
+  (void)r;
+  wgn_graph *g = graph_get(c->nn, a->h);
   if (!g) return WG_NN_INVALID_ARGUMENT;
   graph_detach(c->nn, g);
   return WG_NN_SUCCESS;
@@ -357,11 +329,10 @@ static uint32_t nn_unload(nn_call *c, const uint64_t *a) {
 /* ------------------------------------------------------------------ */
 /* Contexts and inputs                                                 */
 
-static uint32_t nn_init_execution_context(nn_call *c, const uint64_t *a) {
+static uint32_t nn_init_execution_context(nn_call *c, const wg_nn_call_args *a,
+                                          wg_nn_call_result *r) {
   wg_nn *nn = c->nn;
-  uint8_t *out = gmem(c, arg(a, 1), 4);
-  if (!out) return WG_NN_INVALID_ARGUMENT;
-  wgn_graph *g = graph_get(nn, arg(a, 0));
+  wgn_graph *g = graph_get(nn, a->h);
   if (!g) return WG_NN_INVALID_ARGUMENT;
   if (nn->nctxs >= WG_NN_MAX_CONTEXTS || nn->next_ctx > UINT32_MAX)
     return WG_NN_RUNTIME_ERROR;
@@ -379,14 +350,16 @@ static uint32_t nn_init_execution_context(nn_call *c, const uint64_t *a) {
   g->refs++;
   x->id = (uint32_t)nn->next_ctx++;
   nn->ctxs[nn->nctxs++] = x;
-  put32(out, x->id);
+  r->value = x->id;
   return WG_NN_SUCCESS;
 }
 
-static uint32_t nn_finalize_execution_context(nn_call *c, const uint64_t *a) {
+static uint32_t nn_finalize_execution_context(nn_call *c, const wg_nn_call_args *a,
+                                              wg_nn_call_result *r) {
   wg_nn *nn = c->nn;
+  (void)r;
   for (size_t i = 0; i < nn->nctxs; i++)
-    if (nn->ctxs[i]->id == arg(a, 0)) {
+    if (nn->ctxs[i]->id == a->h) {
       wgn_ctx *x = nn->ctxs[i];
       nn->ctxs[i] = nn->ctxs[--nn->nctxs];
       ctx_free(nn, x);
@@ -395,28 +368,26 @@ static uint32_t nn_finalize_execution_context(nn_call *c, const uint64_t *a) {
   return WG_NN_INVALID_ARGUMENT;
 }
 
-/* The tensor struct: dims_ptr, dims_len (u32 count), type (low byte; the
-** rest is padding in WAMR's layout), data_ptr, data_len. */
+/* Tensor types (the low byte of the tensor struct's type field). */
 enum { T_F16 = 0, T_F32 = 1, T_F64 = 2, T_U8 = 3, T_I32 = 4, T_I64 = 5 };
 
-static uint32_t nn_set_input(nn_call *c, const uint64_t *a) {
+static uint32_t nn_set_input(nn_call *c, const wg_nn_call_args *a,
+                             wg_nn_call_result *r) {
   wg_nn *nn = c->nn;
-  wgn_ctx *x = ctx_get(nn, arg(a, 0));
+  (void)r;
+  wgn_ctx *x = ctx_get(nn, a->h);
   if (!x) return WG_NN_INVALID_ARGUMENT;
-  uint32_t index = arg(a, 1);
-  const uint8_t *t = gmem(c, arg(a, 2), 20);
-  if (!t) return WG_NN_INVALID_ARGUMENT;
-  uint32_t dims_len = get32(t + 4), type = t[8], dlen = get32(t + 16);
-  if (!gmem(c, get32(t), (uint64_t)dims_len * 4)) return WG_NN_INVALID_ARGUMENT;
-  const uint8_t *data = gmem(c, get32(t + 12), dlen);
-  if (!data) return WG_NN_INVALID_ARGUMENT;
+  uint32_t type = a->b;
   if (type != T_F16 && type != T_F32 && type != T_U8 && type != T_I32)
     return WG_NN_INVALID_ARGUMENT;
   if (!graph_ready(nn, x->g)) return WG_NN_INVALID_ARGUMENT;
-  if (dlen > WG_NN_MAX_INPUT) return WG_NN_TOO_LARGE;
-  if (index == 1) {
-    uint32_t r = wgn_params_apply(nn->b, &x->params, data, dlen);
-    if (r) return r;
+  if (a->size > WG_NN_MAX_INPUT) return WG_NN_TOO_LARGE;
+  if (a->len[0] != a->size || (a->size && !a->data[0])) return WG_NN_INVALID_ARGUMENT;
+  const uint8_t *data = a->data[0] ? a->data[0] : (const uint8_t *)"";
+  uint32_t dlen = a->len[0];
+  if (a->a == 1) {
+    uint32_t e = wgn_params_apply(nn->b, &x->params, data, dlen);
+    if (e) return e;
     /* sampling options live on the graph too (new contexts inherit) */
     wgn_params_free(&x->g->params);
     if (!wgn_params_copy(&x->g->params, &x->params)) return WG_NN_RUNTIME_ERROR;
@@ -441,6 +412,7 @@ static bool holds_session_of(const wg_nn *nn, const void *model) {
 static bool interrupted(nn_call *c) {
   wg_nn *nn = c->nn;
   if (nn->store && wg_store_interrupted(nn->store)) return true;
+  if (nn->cancelled && nn->cancelled(nn->cancel_user)) return true;
   return nn->deadline_ms && now_ms() >= nn->deadline_ms + DEADLINE_GRACE_MS;
 }
 
@@ -511,16 +483,7 @@ static uint32_t start(nn_call *c, wgn_ctx *x) {
   if (nn->deadline_ms)
     nn->b->set_deadline(x->session, nn->deadline_ms + DEADLINE_GRACE_MS);
   ai_llm_params p;
-  memset(&p, 0, sizeof p);
-  p.max_tokens = -1;
-  p.temperature = (float)x->params.temp;
-  p.top_p = (float)x->params.top_p;
-  p.top_k = x->params.top_k;
-  p.seed = x->params.seed;
-  if (x->params.seed_random && getrandom(&p.seed, sizeof p.seed, 0) != sizeof p.seed)
-    p.seed = (uint32_t)now_ms();
-  p.grammar = x->params.grammar;
-  p.ignore_eos = x->params.ignore_eos;
+  wgn_params_to_llm(&x->params, &p);
   wg_error err;
   wg_error_clear(&err);
   uint32_t ntok = 0;
@@ -530,7 +493,7 @@ static uint32_t start(nn_call *c, wgn_ctx *x) {
   if (!r) {
     uint32_t win = ctx_window(nn, x);
     x->in_tokens = ntok;
-    if (ntok + 4 > win) r = WG_NN_PROMPT_TOO_LONG;
+    if (ntok + 4 > win && !p.embedding) r = WG_NN_PROMPT_TOO_LONG;
     else if (!charge(nn, ntok, 0)) r = WG_NN_BUSY;
   }
   if (r) session_release(nn, x);
@@ -574,11 +537,18 @@ static bool step(nn_call *c, wgn_ctx *x, ai_llm_status *st, uint32_t *r) {
   return true;
 }
 
-static uint32_t nn_compute(nn_call *c, const uint64_t *a) {
+static uint32_t nn_compute(nn_call *c, const wg_nn_call_args *a,
+                           wg_nn_call_result *res) {
   wg_nn *nn = c->nn;
-  wgn_ctx *x = ctx_get(nn, arg(a, 0));
+  (void)res;
+  wgn_ctx *x = ctx_get(nn, a->h);
   if (!x || !graph_ready(nn, x->g)) return WG_NN_INVALID_ARGUMENT;
   uint32_t r = start(c, x);
+  if (!r && x->params.embedding) {   /* output 0: the embedding's JSON */
+    if (nn->b->embedding(x->session, &x->out)) r = WG_NN_RUNTIME_ERROR;
+    session_release(nn, x);
+    return r;
+  }
   const char *rp = x->params.reverse_prompt;
   size_t rplen = rp ? strlen(rp) : 0;
   while (!r) {
@@ -601,10 +571,13 @@ static uint32_t nn_compute(nn_call *c, const uint64_t *a) {
   return r;
 }
 
-static uint32_t nn_compute_single(nn_call *c, const uint64_t *a) {
+static uint32_t nn_compute_single(nn_call *c, const wg_nn_call_args *a,
+                                  wg_nn_call_result *res) {
   wg_nn *nn = c->nn;
-  wgn_ctx *x = ctx_get(nn, arg(a, 0));
+  (void)res;
+  wgn_ctx *x = ctx_get(nn, a->h);
   if (!x || !graph_ready(nn, x->g)) return WG_NN_INVALID_ARGUMENT;
+  if (x->params.embedding) return WG_NN_INVALID_ARGUMENT;   /* compute only */
   uint32_t r;
   if (!x->started && (r = start(c, x))) return r;
   ai_llm_status st;
@@ -623,8 +596,10 @@ static uint32_t nn_compute_single(nn_call *c, const uint64_t *a) {
   return WG_NN_SUCCESS;
 }
 
-static uint32_t nn_fini_single(nn_call *c, const uint64_t *a) {
-  wgn_ctx *x = ctx_get(c->nn, arg(a, 0));
+static uint32_t nn_fini_single(nn_call *c, const wg_nn_call_args *a,
+                               wg_nn_call_result *res) {
+  (void)res;
+  wgn_ctx *x = ctx_get(c->nn, a->h);
   if (!x) return WG_NN_INVALID_ARGUMENT;
   session_release(c->nn, x);
   clear_outputs(x);
@@ -648,110 +623,87 @@ static const wg_buf *metadata(wg_nn *nn, wgn_ctx *x) {
   return &x->meta;
 }
 
-static uint32_t get_output(nn_call *c, const uint64_t *a, bool single) {
+/* get_output and get_output_single: index a (1: metadata), b bytes at
+** most; errno 7 with the size needed when it does not fit. */
+static uint32_t nn_get_output(nn_call *c, const wg_nn_call_args *a,
+                              wg_nn_call_result *r) {
   wg_nn *nn = c->nn;
-  wgn_ctx *x = ctx_get(nn, arg(a, 0));
+  wgn_ctx *x = ctx_get(nn, a->h);
   if (!x) return WG_NN_INVALID_ARGUMENT;
-  uint32_t max = arg(a, 3);
-  uint8_t *dst = gmem(c, arg(a, 2), max);
-  uint8_t *written = gmem(c, arg(a, 4), 4);
-  if (!dst || !written) return WG_NN_INVALID_ARGUMENT;
-  const wg_buf *src = arg(a, 1) == 1 ? metadata(nn, x) : single ? &x->last : &x->out;
-  if (src->len > max) {
-    put32(written, (uint32_t)src->len);
-    return WG_NN_TOO_LARGE;
-  }
-  if (src->len) memcpy(dst, src->data, src->len);
-  put32(written, (uint32_t)src->len);
+  bool single = a->op == WG_NN_OP_GET_OUTPUT_SINGLE;
+  const wg_buf *src = a->a == 1 ? metadata(nn, x) : single ? &x->last : &x->out;
+  r->value = (uint32_t)src->len;
+  if (src->len > a->b) return WG_NN_TOO_LARGE;
+  r->data = src->len ? src->data : (const uint8_t *)"";
   return WG_NN_SUCCESS;
 }
 
-static uint32_t nn_get_output(nn_call *c, const uint64_t *a) {
-  return get_output(c, a, false);
-}
-
-static uint32_t nn_get_output_single(nn_call *c, const uint64_t *a) {
-  return get_output(c, a, true);
-}
-
 /* ------------------------------------------------------------------ */
-/* Binding                                                             */
+/* Dispatch                                                            */
 
-/* Sorted by name; every parameter and the result are i32. */
-static const struct nn_func {
-  const char *name;
-  uint8_t nparams;
-  nn_handler fn;
-} funcs[NFUNCS] = {
-    {"compute", 1, nn_compute},
-    {"compute_single", 1, nn_compute_single},
-    {"finalize_execution_context", 1, nn_finalize_execution_context},
-    {"fini_single", 1, nn_fini_single},
-    {"get_output", 5, nn_get_output},
-    {"get_output_single", 5, nn_get_output_single},
-    {"init_execution_context", 2, nn_init_execution_context},
-    {"load", 5, nn_load},
-    {"load_by_name", 3, nn_load_by_name},
-    {"load_by_name_with_config", 5, nn_load_by_name_with_config},
-    {"set_input", 3, nn_set_input},
-    {"unload", 1, nn_unload},
+static const nn_handler ops[WG_NN_NOPS] = {
+    [WG_NN_OP_LOAD] = nn_load,
+    [WG_NN_OP_LOAD_BY_NAME] = nn_load_named,
+    [WG_NN_OP_LOAD_BY_NAME_WITH_CONFIG] = nn_load_named,
+    [WG_NN_OP_UNLOAD] = nn_unload,
+    [WG_NN_OP_INIT_EXECUTION_CONTEXT] = nn_init_execution_context,
+    [WG_NN_OP_FINALIZE_EXECUTION_CONTEXT] = nn_finalize_execution_context,
+    [WG_NN_OP_SET_INPUT] = nn_set_input,
+    [WG_NN_OP_COMPUTE] = nn_compute,
+    [WG_NN_OP_COMPUTE_SINGLE] = nn_compute_single,
+    [WG_NN_OP_FINI_SINGLE] = nn_fini_single,
+    [WG_NN_OP_GET_OUTPUT] = nn_get_output,
+    [WG_NN_OP_GET_OUTPUT_SINGLE] = nn_get_output,
 };
 
-static const uint8_t i32s[6] = {WG_I32, WG_I32, WG_I32, WG_I32, WG_I32, WG_I32};
-
-/* One trampoline per function (the engine passes one user pointer). */
-#define NN_TRAMPOLINE(i)                                                      \
-  static wg_err tramp_##i(wg_host_call *call, uint64_t *stack) {             \
-    return run_call(call, stack, &funcs[i]);                                  \
-  }
-
-static wg_err run_call(wg_host_call *call, uint64_t *stack,
-                       const struct nn_func *f) {
-  nn_call c = {wg_host_user(call), wg_host_memory(call), false};
-  if (!c.mem)
-    return wg_host_trap(call, WG_TRAP_HOST,
-                        "wasi_ephemeral_nn.%s: the caller has no memory", f->name);
-  uint32_t r = f->fn(&c, stack);
-  if (c.interrupted)
-    return wg_host_trap(call, WG_TRAP_INTERRUPT,
-                        "interrupted during wasi_ephemeral_nn.%s", f->name);
-  stack[0] = r;
-  return WG_OK;
+void wg_nn_call(wg_nn *nn, const wg_nn_call_args *a, wg_nn_call_result *r) {
+  memset(r, 0, sizeof *r);
+  nn_call c = {nn, false};
+  bool ok = (unsigned)a->op < WG_NN_NOPS;
+  for (int i = 0; i < 2; i++)          /* a part's length matches its bytes */
+    if (!a->data[i] && a->len[i]) ok = false;
+  r->err = ok ? ops[a->op](&c, a, r) : WG_NN_INVALID_ARGUMENT;
+  if (r->err && r->err != WG_NN_TOO_LARGE) r->value = 0;
+  if (r->err) r->data = NULL;
+  r->interrupted = c.interrupted;
 }
 
-NN_TRAMPOLINE(0) NN_TRAMPOLINE(1) NN_TRAMPOLINE(2) NN_TRAMPOLINE(3)
-NN_TRAMPOLINE(4) NN_TRAMPOLINE(5) NN_TRAMPOLINE(6) NN_TRAMPOLINE(7)
-NN_TRAMPOLINE(8) NN_TRAMPOLINE(9) NN_TRAMPOLINE(10) NN_TRAMPOLINE(11)
+void wg_nn_set_cancel(wg_nn *nn, uint64_t deadline_ms,
+                      bool (*cancelled)(void *user), void *user) {
+  nn->deadline_ms = deadline_ms;
+  nn->cancelled = cancelled;
+  nn->cancel_user = user;
+}
 
-static const wg_host_fn tramps[NFUNCS] = {
-    tramp_0, tramp_1, tramp_2, tramp_3, tramp_4, tramp_5,
-    tramp_6, tramp_7, tramp_8, tramp_9, tramp_10, tramp_11,
-};
-
-static bool names_eq(wg_name n, const char *s) {
-  size_t len = strlen(s);
-  return n.len == len && memcmp(n.ptr, s, len) == 0;
+/* The in-process guest side calls straight in. */
+static bool local_call(void *user, const wg_nn_call_args *a,
+                       wg_nn_call_result *r) {
+  wg_nn_call(user, a, r);
+  return true;
 }
 
 wg_err wg_nn_resolve(void *user, wg_name module, wg_name name,
                      const wg_externtype *type, wg_extern *out) {
   wg_nn *nn = user;
-  if (!names_eq(module, WG_NN_MODULE)) return WG_EUNKNOWNIMPORT;
-  size_t i = 0;
-  while (i < NFUNCS && !names_eq(name, funcs[i].name)) i++;
-  if (i == NFUNCS) return WG_EUNKNOWNIMPORT;
-  wg_functype ft = {funcs[i].nparams, 1, i32s, i32s};
-  if (type->kind != WG_EXTERN_FUNC || type->of.func.nparams != ft.nparams ||
-      type->of.func.nresults != 1 || type->of.func.results[0] != WG_I32)
-    return WG_EIMPORTTYPE;
-  for (uint32_t k = 0; k < ft.nparams; k++)
-    if (type->of.func.params[k] != WG_I32) return WG_EIMPORTTYPE;
-  if (!nn->store) return WG_EINVAL;
-  if (!nn->funcs[i]) {
-    nn->funcs[i] = wg_func_new_host(nn->store, &ft, tramps[i], nn);
-    if (!nn->funcs[i]) return WG_ENOMEM;
-  }
-  out->kind = WG_EXTERN_FUNC;
-  out->of.func = nn->funcs[i];
+  return wgn_front_resolve(&nn->front, module, name, type, out);
+}
+
+wg_err wg_nn_serve(wg_nn *nn, const uint8_t *msg, size_t n,
+                   const uint8_t **reply, size_t *reply_len, wg_error *err) {
+  wg_nn_call_args a;
+  uint64_t deadline;
+  wg_err e = wgn_decode_call(msg, n, &a, &deadline, err);
+  if (e) return e;
+  /* the sender's deadline, never past the one given here (a cap) */
+  uint64_t cap = nn->deadline_ms;
+  if (deadline && (!cap || deadline < cap)) nn->deadline_ms = deadline;
+  wg_nn_call_result r;
+  wg_nn_call(nn, &a, &r);
+  nn->deadline_ms = cap;
+  wg_buf_reset(&nn->wire);
+  if (wgn_encode_reply(&nn->wire, &r))
+    return wg_error_set(err, WG_ENOMEM, "out of memory for the answer");
+  *reply = nn->wire.data;
+  *reply_len = nn->wire.len;
   return WG_OK;
 }

@@ -44,6 +44,10 @@ struct wg_nn_backend {
   /* For get_output(1): "llama_build_number" and "llama_commit". */
   int (*build_number)(void);
   const char *(*commit)(void);
+  /* After a prompt with p->embedding (embedding mode): appends output 0,
+  ** {"n_embedding": N, "embedding": [...]} (10 significant digits), to out.
+  ** WG_EINVAL when the session holds no embedding. */
+  wg_err (*embedding)(void *session, wg_buf *out);
 };
 
 /* Sampling and generation options from metadata JSON (kebab-case keys). */
@@ -59,6 +63,13 @@ typedef struct wgn_params {
   bool ignore_eos;
   char *grammar;            /* GBNF (from grammar or json-schema), or NULL */
   bool stream_stdout, enable_log;   /* accepted; no host output */
+  double repeat_penalty, presence_penalty, frequency_penalty;  /* >= 0 */
+  int32_t last_n_penalty;   /* -1: the whole context */
+  double min_p, typ_p;      /* in [0, 1] */
+  int32_t mirostat;         /* 0, 1 or 2 */
+  double mirostat_tau, mirostat_eta;
+  bool embedding;           /* compute gives output 0 = the embedding JSON */
+  int32_t embd_normalize;   /* -1 none, 0 max-abs, 1 taxicab, 2 euclidean */
 } wgn_params;
 
 /* llama.cpp's common_params defaults, as WasmEdge starts from. */
@@ -66,11 +77,46 @@ void wgn_params_init(wgn_params *p) WGN_HIDDEN;
 void wgn_params_free(wgn_params *p) WGN_HIDDEN;
 /* A deep copy; false when memory runs out (dst is then empty). */
 bool wgn_params_copy(wgn_params *dst, const wgn_params *src) WGN_HIDDEN;
+/* The sampling options of p for the backend (a seed_random p gets a
+** fresh random seed). */
+void wgn_params_to_llm(const wgn_params *p, ai_llm_params *out) WGN_HIDDEN;
 /* Applies metadata JSON to *p: every key or nothing. Returns the ABI errno:
-** 0, 1 (a key of the wrong type or bad value, a host path, embedding/tts
-** mode, a json-schema the converter refuses), 2 (not a JSON object). */
+** 0, 1 (a key of the wrong type or bad value, a host path, tts mode, a
+** json-schema the converter refuses), 2 (not a JSON object). */
 uint32_t wgn_params_apply(const wg_nn_backend *b, wgn_params *p,
                           const uint8_t *json, size_t len) WGN_HIDDEN;
+
+/* ------------------------------------------------------------------ */
+/* The guest side (guest.c)                                            */
+
+enum { WGN_NFUNCS = 12 };
+
+/* The 12 host functions of one store: each marshals its guest arguments
+** into a wg_nn_call_args, runs call and writes the results back. call
+** returns false when the answer never came (the link to the server is
+** gone): the guest traps. */
+typedef struct wgn_front {
+  bool (*call)(void *user, const wg_nn_call_args *a, wg_nn_call_result *r);
+  void *user;
+  wg_store *store;          /* bound; NULL: resolve fails */
+  bool remote;              /* interrupted answers wait for the store's
+                               own interrupt (the watchdog's timeout) */
+  wg_func *funcs[WGN_NFUNCS];
+} wgn_front;
+
+/* Binds f to store s (NULL unbinds); forgets functions of another store. */
+void wgn_front_bind(wgn_front *f, wg_store *s) WGN_HIDDEN;
+/* wg_nn_resolve's work on f. */
+wg_err wgn_front_resolve(wgn_front *f, wg_name module, wg_name name,
+                         const wg_externtype *type, wg_extern *out) WGN_HIDDEN;
+
+/* The wire format (see wg_nn_serve). A call message into *a (pointing
+** into msg) and the deadline the sender's run has (monotonic ms, 0:
+** none): WG_EINVAL with the reason when malformed. */
+wg_err wgn_decode_call(const uint8_t *msg, size_t n, wg_nn_call_args *a,
+                       uint64_t *deadline_ms, wg_error *err) WGN_HIDDEN;
+/* Appends the message of r to b; WG_ENOMEM / WG_ELIMIT past b's max. */
+wg_err wgn_encode_reply(wg_buf *b, const wg_nn_call_result *r) WGN_HIDDEN;
 
 /* ------------------------------------------------------------------ */
 /* The host's models (host.c)                                          */

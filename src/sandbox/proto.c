@@ -63,7 +63,13 @@ size_t wgw_run_fds(const wg_exec_request *req, int *fds) {
 }
 
 wg_err wgw_encode_run(wg_buf *b, const char *key, const wg_exec_request *req) {
-  /* req->host (WASI-NN) lives in the caller's process only */
+  return wgw_encode_run_nn(b, key, req, false);
+}
+
+wg_err wgw_encode_run_nn(wg_buf *b, const char *key, const wg_exec_request *req,
+                         bool nn) {
+  /* req->host lives in the caller's process only (WASI-NN crosses as
+  ** NN_CALL frames: nn) */
   if (!key || strlen(key) >= WGW_KEY_MAX || req->ndirs > WGW_MAX_DIRS ||
       req->ninvoke_args > 16 || req->host) {
     return WG_EINVAL;
@@ -100,6 +106,7 @@ wg_err wgw_encode_run(wg_buf *b, const char *key, const wg_exec_request *req) {
     if (ref_val(v->type) && v->of.ref != 0) return WG_EINVAL;
     e = put_val(b, v);
   }
+  if (!e) e = wgf_put_u8(b, nn);
   return e;
 }
 
@@ -187,6 +194,9 @@ wg_err wgw_decode_run(const wg_buf *payload, const int *fds, size_t nfds,
   }
   q->invoke_args = out->args;
   q->ninvoke_args = nargs;
+  unsigned nn = wgf_get_u8(&r);
+  if (nn > 1) goto bad;
+  out->nn = nn;
   if (!wgf_done(&r)) goto bad;
   return WG_OK;
 bad:

@@ -28,7 +28,9 @@
 ** WASMGATE_TEST_WORKER_HOOK=1): a RUN whose first env entry is
 ** WASMGATE_TEST_FORBIDDEN=<open|socket|execve|fork> makes the worker
 ** itself make that call, which the filter must punish by death; =spin
-** makes it spin without answering, for the pool's deadline kill. A guest
+** makes it spin without answering, for the pool's deadline kill; =nn_garbage
+** makes it send a malformed WASI-NN call (NN_CALL), as a compromised worker
+** could, which the server must punish by killing it. A guest
 ** cannot reach this code, and a request reaches it only on a server that
 ** was compiled with the hook and started with the variable.
 ** WASMGATE_TEST_PROBE=privileges instead of running the guest answers
@@ -89,7 +91,30 @@ typedef struct worker {
   uint64_t tick;
   wg_buf in, out;
   wg_buf mod;                   /* MODULE frames (in holds the RUN) */
+  wg_buf call, reply;           /* NN_CALL / NN_REPLY frames */
 } worker;
+
+static const wg_worker_remote *remote;   /* wg_worker_set_remote */
+
+void wg_worker_set_remote(const wg_worker_remote *r) { remote = r; }
+
+/* wg_worker_transport: one NN_CALL, its NN_REPLY. */
+static wg_err nn_transport(void *user, const uint8_t *msg, size_t n,
+                           const uint8_t **reply, size_t *reply_len) {
+  worker *w = user;
+  wgf_begin(&w->call, WGW_NN_CALL);
+  wg_err e = wg_buf_append(&w->call, msg, n);
+  if (!e) e = wgf_send(w->sock, &w->call, NULL, 0);
+  uint32_t type;
+  int fd;
+  size_t nfds;
+  if (!e) e = wgf_recv(w->sock, &w->reply, &type, &fd, 0, &nfds, 0);
+  if (!e && type != WGW_NN_REPLY) e = WG_EIO;
+  if (e) return e;
+  *reply = w->reply.data;
+  *reply_len = w->reply.len;
+  return WG_OK;
+}
 
 /* ------------------------------------------------------------------ */
 /* Confinement                                                         */
@@ -288,7 +313,7 @@ static wg_module *fetch_module(worker *w, const char *key, wg_error *err) {
 
 #ifdef WG_TEST_HOOKS
 /* The test hook: makes the forbidden call named by the request. */
-static void test_hook(const wg_exec_request *q) {
+static void test_hook(worker *w, const wg_exec_request *q) {
   static const char pre[] = "WASMGATE_TEST_FORBIDDEN=";
   if (!q->envc || strncmp(q->env[0], pre, sizeof pre - 1)) return;
   const char *what = q->env[0] + sizeof pre - 1;
@@ -304,6 +329,17 @@ static void test_hook(const wg_exec_request *q) {
   } else if (!strcmp(what, "fork")) {
     pid_t pid = fork();
     if (pid == 0) _exit(0);
+  } else if (!strcmp(what, "nn_garbage")) {
+    /* a compromised worker: a malformed WASI-NN call, which the server
+    ** must answer by killing it */
+    wgf_begin(&w->call, WGW_NN_CALL);
+    wg_buf_append(&w->call, "garbage", 7);
+    if (wgf_send(w->sock, &w->call, NULL, 0) == WG_OK) {
+      uint32_t type;
+      int fd;
+      size_t nfds;
+      wgf_recv(w->sock, &w->reply, &type, &fd, 0, &nfds, 0);
+    }
   } else if (!strcmp(what, "spin")) {
     /* not forbidden: a worker that never answers (the pool's own kill) */
     for (volatile int x = 0;; x++) {
@@ -389,14 +425,27 @@ static bool serve_run(worker *w, const int *fds, size_t nfds) {
     if (!m) {
       ret = res.trap = err.code ? err.code : WG_EIO;
       snprintf(res.trap_message, sizeof res.trap_message, "%s", err.message);
+    } else if (run.nn && !remote) {
+      ret = res.trap = WG_EINVAL;
+      snprintf(res.trap_message, sizeof res.trap_message,
+               "worker: WASI-NN is not linked in this worker");
     } else {
       run.req.module = m;
+      wg_exec_host host;
+      void *nn = run.nn ? remote->open(nn_transport, w, &host) : NULL;
+      if (nn) run.req.host = &host;
 #ifdef WG_TEST_HOOKS
-      if (w->test_hook) test_hook(&run.req);
+      if (w->test_hook) test_hook(w, &run.req);
       if (w->test_hook && test_probe(w, &run.req, &res)) ret = WG_OK;
       else
 #endif
-      ret = wg_exec_run(&run.req, &res);
+      if (run.nn && !nn) {
+        ret = res.trap = WG_ENOMEM;
+        snprintf(res.trap_message, sizeof res.trap_message, "out of memory");
+      } else {
+        ret = wg_exec_run(&run.req, &res);
+      }
+      if (nn) remote->close(nn);
 #ifdef WG_TEST_HOOKS
       if (w->test_hook && run.req.envc &&
           !strncmp(run.req.env[0], "WASMGATE_TEST_FORBIDDEN=", 24)) {
@@ -516,6 +565,8 @@ int wg_worker_main(int argc, char **argv) {
   wg_buf_init(&w.in, WGF_MAX_PAYLOAD);
   wg_buf_init(&w.out, WGF_MAX_PAYLOAD + WGF_HEADER);
   wg_buf_init(&w.mod, 4096);
+  wg_buf_init(&w.call, WGF_MAX_PAYLOAD + WGF_HEADER);
+  wg_buf_init(&w.reply, WGF_MAX_PAYLOAD);
   char why[200] = "";
   unsigned f = 0;
   int rc = confine(&o, &w, &f, why, sizeof why);

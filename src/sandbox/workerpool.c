@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -502,14 +503,39 @@ static void empty_output(wg_exec_result *res) {
   if (!res->out || !res->err) wg_exec_result_free(res);
 }
 
+/* wg_workers_calls.gone: the worker's end of the socket hung up. */
+static bool peer_gone(void *peer) {
+  struct pollfd pf = {*(const int *)peer, POLLRDHUP, 0};
+  return poll(&pf, 1, 0) > 0 && (pf.revents & (POLLHUP | POLLERR | POLLRDHUP));
+}
+
+/* One NN_CALL (payload in b) answered with an NN_REPLY (built in b);
+** the time it took is added to *served_ns. An error: a protocol violation
+** (the caller kills the worker) or a broken link. */
+static wg_err serve_call(wslot *s, const wg_workers_calls *calls, wg_buf *b,
+                         size_t nfds, uint64_t *served_ns) {
+  if (!calls || nfds) return WG_EIO;
+  uint64_t t0 = wgs_now_ns();
+  const uint8_t *reply;
+  size_t n;
+  wg_err e = calls->serve(calls->user, b->data, b->len, &reply, &n, peer_gone,
+                          &s->sock);
+  *served_ns += wgs_now_ns() - t0;
+  if (e) return WG_EIO;
+  wgf_begin(b, WGW_NN_REPLY);
+  e = wg_buf_append(b, reply, n);
+  return e ? e : wgf_send(s->sock, b, NULL, 0);
+}
+
 /* The exchange with one worker; returns the outcome. */
 static wg_worker_outcome exchange(wg_workers *p, wslot *s, const char *key,
                                   const wg_exec_request *req,
+                                  const wg_workers_calls *calls,
                                   wg_exec_result *res, wg_err *ret) {
   wg_buf b;
   wg_buf_init(&b, WGF_MAX_PAYLOAD + WGF_HEADER);
   int fds[WGW_MAX_RUN_FDS];
-  wg_err e = wgw_encode_run(&b, key, req);
+  wg_err e = wgw_encode_run_nn(&b, key, req, calls != NULL);
   size_t nfds = e == WG_OK ? wgw_run_fds(req, fds) : 0;
   if (e != WG_OK) {
     wg_buf_free(&b);
@@ -524,11 +550,14 @@ static wg_worker_outcome exchange(wg_workers *p, wslot *s, const char *key,
     deadline = wgs_now_ns() +
                (req->limits.timeout_ms + p->cfg.grace_ms) * 1000000ull;
   wg_worker_outcome o = WG_WORKER_CRASHED;
+  uint64_t served_ns = 0;        /* in host calls: the worker waited */
   e = wgf_send(s->sock, &b, fds, nfds);
+  if (e == WG_OK && calls && calls->started) calls->started(calls->user);
   while (e == WG_OK) {
     uint32_t type;
     size_t nin;
-    e = wgf_recv(s->sock, &b, &type, fds, 0, &nin, deadline);
+    e = wgf_recv(s->sock, &b, &type, fds, 0, &nin,
+                 deadline ? deadline + served_ns : 0);
     if (e == WG_TRAP_INTERRUPT) {
       o = WG_WORKER_KILLED_TIMEOUT;
       break;
@@ -536,6 +565,10 @@ static wg_worker_outcome exchange(wg_workers *p, wslot *s, const char *key,
     if (e != WG_OK) break;
     if (type == WGW_NEED) {
       e = send_module(s->sock, key, req->module, &b);
+      continue;
+    }
+    if (type == WGW_NN_CALL) {
+      e = serve_call(s, calls, &b, nin, &served_ns);
       continue;
     }
     uint64_t rss, cpu;
@@ -590,6 +623,13 @@ static wg_worker_outcome exchange(wg_workers *p, wslot *s, const char *key,
 wg_err wg_workers_run(wg_workers *p, const char *module_key,
                       const wg_exec_request *req, wg_exec_result *res,
                       wg_worker_outcome *outcome) {
+  return wg_workers_run_calls(p, module_key, req, NULL, res, outcome);
+}
+
+wg_err wg_workers_run_calls(wg_workers *p, const char *module_key,
+                            const wg_exec_request *req,
+                            const wg_workers_calls *calls, wg_exec_result *res,
+                            wg_worker_outcome *outcome) {
   memset(res, 0, sizeof *res);
   *outcome = WG_WORKER_RAN;
   if (!req || !req->module) return WG_EINVAL;
@@ -617,7 +657,7 @@ wg_err wg_workers_run(wg_workers *p, const char *module_key,
     }
   }
   wg_err ret = WG_OK;
-  *outcome = exchange(p, s, module_key, req, res, &ret);
+  *outcome = exchange(p, s, module_key, req, calls, res, &ret);
   checkin(p, s);
   return ret;
 }

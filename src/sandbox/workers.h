@@ -132,6 +132,46 @@ wg_err wg_workers_run(wg_workers *p, const char *module_key,
                       const wg_exec_request *req, wg_exec_result *res,
                       wg_worker_outcome *outcome);
 
+/* Host calls a worker forwards to the server during a run (WASI-NN under
+** process isolation: the models stay in the server). */
+typedef struct wg_workers_calls {
+  /* Answers one call message (the bytes of an NN_CALL frame): the answer's
+  ** bytes in *reply (valid until the next call). gone(peer) tells whether
+  ** the worker has gone away meanwhile (its socket hung up): a long call
+  ** polls it to stop early. An error: the message is malformed, a protocol
+  ** violation: the worker is killed and the run ends as WG_WORKER_CRASHED.
+  ** The worker waits for the answer without a deadline of its own, and
+  ** the pool's kill deadline (timeout + grace) moves by the time spent
+  ** here: the callee must itself stop at the run's deadline. */
+  wg_err (*serve)(void *user, const uint8_t *msg, size_t n,
+                  const uint8_t **reply, size_t *reply_len,
+                  bool (*gone)(void *peer), void *peer);
+  /* Called once the worker has the run (its RUN frame sent): the run's
+  ** clock starts about now; may be NULL. */
+  void (*started)(void *user);
+  void *user;
+} wg_workers_calls;
+
+/* wg_workers_run with host calls: calls not NULL links wasi_ephemeral_nn in
+** the worker to calls->serve. */
+wg_err wg_workers_run_calls(wg_workers *p, const char *module_key,
+                            const wg_exec_request *req,
+                            const wg_workers_calls *calls, wg_exec_result *res,
+                            wg_worker_outcome *outcome);
+
+/* The worker's side of those calls: for a run with calls, open makes the
+** host module whose calls go through fn(fn_user, ...) (one message, its
+** answer, valid until the next call; an error: the link is gone), fills
+** *host and returns a state for close (NULL: out of memory). Set by the
+** binary before wg_worker_main; unset, such a run fails. */
+typedef wg_err (*wg_worker_transport)(void *user, const uint8_t *msg, size_t n,
+                                      const uint8_t **reply, size_t *reply_len);
+typedef struct wg_worker_remote {
+  void *(*open)(wg_worker_transport fn, void *fn_user, wg_exec_host *host);
+  void (*close)(void *state);
+} wg_worker_remote;
+void wg_worker_set_remote(const wg_worker_remote *r);
+
 /* The worker process's main (argv from wg_workers_new; `wasmgate __worker`
 ** dispatches here). Returns the process exit code. */
 #define WG_WORKER_ARGV1 "__worker"

@@ -365,6 +365,11 @@ static srv_outcome outcome_of(const wg_exec_result *res) {
 /* Runs m under x in a fresh scratch directory and answers. */
 static void run(srv_req *r, wg_module *m, exec_spec *x) {
   if (!srv_policy_gate_execution(r, m, x->function, &x->limits)) return;
+  srv_nn_exec nnx;              /* WASI-NN, for a module importing it */
+  if (!srv_nn_prepare(r, m, &nnx)) {
+    srv_nn_finish(&nnx);
+    return;
+  }
   wg_config cfg;
   srv_cfg_snapshot(r->s, &cfg);
   char dir[SRV_PATH_MAX + 16], why[300];
@@ -375,6 +380,7 @@ static void run(srv_req *r, wg_module *m, exec_spec *x) {
   int rc = srv_scratch_create(cfg.scratch_dir, x->files, uid, gid, dir,
                               sizeof dir, why, sizeof why);
   if (rc != 0) {
+    srv_nn_finish(&nnx);
     srv_scratch_remove(dir);
     if (rc > 0) srv_fail(r, SRV_E_BAD_FILE, "files", "%s", why);
     else srv_fail(r, SRV_E_INTERNAL, NULL, "%s", why);
@@ -387,6 +393,7 @@ static void run(srv_req *r, wg_module *m, exec_spec *x) {
     d.host_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     d.host_path = NULL;
     if (d.host_fd < 0) {
+      srv_nn_finish(&nnx);
       srv_scratch_remove(dir);
       srv_fail(r, SRV_E_INTERNAL, NULL, "cannot open the scratch directory");
       return;
@@ -406,18 +413,12 @@ static void run(srv_req *r, wg_module *m, exec_spec *x) {
   q.stdin_len = x->stdin_buf.len;
   q.stdin_fd = q.stdout_fd = q.stderr_fd = -1;
   q.limits = x->limits;
-  srv_nn_exec nnx;              /* WASI-NN, for a module importing it */
-  if (!srv_nn_prepare(r, m, &nnx, &q)) {
-    if (d.host_fd >= 0) close(d.host_fd);
-    srv_scratch_remove(dir);
-    r->exec_id[0] = 0;
-    return;
-  }
+  const wg_workers_calls *calls = srv_nn_link(&nnx, &q);
   wg_exec_result res;
   memset(&res, 0, sizeof res);
   wg_worker_outcome wo = WG_WORKER_RAN;
-  wg_err e = r->s->workers ? wg_workers_run(r->s->workers, r->module_id, &q,
-                                            &res, &wo)
+  wg_err e = r->s->workers ? wg_workers_run_calls(r->s->workers, r->module_id,
+                                                  &q, calls, &res, &wo)
                            : wg_exec_run(&q, &res);
   srv_nn_finish(&nnx);
   if (d.host_fd >= 0) close(d.host_fd);

@@ -17,14 +17,17 @@
 ** principal may load every model. Tokens (prompt and generated) count
 ** against the tenant's gateway token quotas: gateway_tokens_per_minute
 ** (the same bucket the gateway takes from, per token) and
-** gateway_tokens_per_day (the store's day counter, in steps of
-** NN_DAY_STEP tokens); when either is spent the guest's compute ends with
+** gateway_tokens_per_day (the day budget the gateway also spends,
+** budget.h); when either is spent the guest's compute ends with
 ** errno 4 (busy) and what was generated stays readable.
 **
 ** Isolation: executions in thread isolation link the host module directly.
 ** A worker process (executor.isolation: process) is chrooted and cannot
-** open model files, so there a module importing wasi_ephemeral_nn is
-** refused with 422 cannot_instantiate and the message SRV_NN_PROCESS_MSG.
+** open model files, and must not: its guest's WASI-NN calls cross the
+** worker's socket (wg_nn_proxy in the worker, NN_CALL frames, see
+** src/sandbox/worker_int.h) and run here against the execution's own
+** wg_nn (wg_nn_serve checks every byte), with the run's deadline and the
+** worker's hang-up stopping a compute between tokens.
 */
 #include <errno.h>
 #include <stdarg.h>
@@ -34,13 +37,11 @@
 #include <strings.h>
 
 #include "base/alloc.h"
+#include "server/budget.h"
 #include "server/srv.h"
 #include "server/wasinn.h"
 #include "wasmgate/nn.h"
 
-#define NN_DAY_MS 86400000
-#define NN_DAY_COUNTER "gw_tokens_day"   /* the gateway's, see gateway.c */
-#define NN_DAY_STEP 64                   /* tokens per day-counter update */
 #define NN_MAX_TENANTS 1024u
 #define NN_MAX_PER_TENANT 64u
 
@@ -262,38 +263,26 @@ void srv_nn_stop(srv *s) {
 /* ------------------------------------------------------------------ */
 /* Executions                                                          */
 
-/* Adds the pending tokens to the tenant's day counter; with check, only
-** when they fit the day's quota (false: spent). */
-static bool flush_day(srv_nn_exec *x, bool check) {
-  if (!x->t || !x->pending) return true;
-  wg_quotas qs;
-  srv_tenant_quotas(x->t, &qs);
-  int64_t lim = !check || qs.gateway_tokens_per_day > (uint64_t)INT64_MAX
-                    ? -1 : (int64_t)qs.gateway_tokens_per_day;
-  wg_db *db = x->s->db;
-  wg_err e = db->ops->counter_add(db, x->t->id, NN_DAY_COUNTER, x->day, x->pending,
-                                  lim, NULL, NULL);
-  if (e) return false;
-  x->pending = 0;
-  return true;
-}
-
+/* Counts tokens the backend used against the tenant's day budget
+** (budget.h, shared with the gateway) and its minute bucket; false when
+** either is spent. Used tokens count in the day even past its quota; a
+** store that cannot be read fails closed, as in the gateway. */
 static bool charge(void *user, uint32_t prompt, uint32_t completion) {
   srv_nn_exec *x = user;
   if (!x->t) return true;
-  double n = (double)prompt + completion;
+  int64_t n = (int64_t)prompt + completion;
   wg_quotas qs;
   srv_tenant_quotas(x->t, &qs);
+  wg_err e = srv_budget_take(x->s, x->t->id, x->day, n,
+                             srv_budget_limit(qs.gateway_tokens_per_day));
+  if (e == WG_ELIMIT) srv_budget_settle(x->s, x->t->id, x->day, n);
   double burst = (double)qs.gateway_tokens_per_minute, rate = burst / 60.0;
   uint64_t now = srv_now_ns(), wait = 0;
   pthread_mutex_lock(&x->t->lock);
   srv_bucket_take_n(&x->t->gw_tokens, rate, burst, 0, now, &wait);   /* refill */
-  bool ok = srv_bucket_take_n(&x->t->gw_tokens, rate, burst, n, now, &wait);
+  bool ok = srv_bucket_take_n(&x->t->gw_tokens, rate, burst, (double)n, now, &wait);
   pthread_mutex_unlock(&x->t->lock);
-  if (!ok) return false;
-  x->pending += prompt + completion;
-  if (prompt || x->pending >= NN_DAY_STEP) return flush_day(x, true);
-  return true;
+  return ok && !e;
 }
 
 /* resolve and bind share one user pointer: the wg_nn. */
@@ -301,19 +290,52 @@ static void nn_bind(void *user, wg_store *st, uint64_t deadline_ms) {
   wg_nn_bind_store(user, st, deadline_ms);
 }
 
-bool srv_nn_prepare(srv_req *r, wg_module *m, srv_nn_exec *x, wg_exec_request *q) {
+/* wg_workers_calls.serve: one call of the worker's guest, against this
+** execution's own wg_nn (handles, models and tokens of no other). */
+static wg_err serve_call(void *user, const uint8_t *msg, size_t n,
+                         const uint8_t **reply, size_t *reply_len,
+                         bool (*gone)(void *peer), void *peer) {
+  srv_nn_exec *x = user;
+  wg_error err;
+  wg_error_clear(&err);
+  wg_nn_set_cancel(x->nn, x->deadline_ms, gone, peer);
+  wg_err e = wg_nn_serve(x->nn, msg, n, reply, reply_len, &err);
+  wg_nn_set_cancel(x->nn, x->deadline_ms, NULL, NULL);
+  if (e)
+    fprintf(stderr, "wasmgate: request %s: the worker was stopped: %s\n",
+            x->rid ? x->rid : "-", err.message);
+  return e;
+}
+
+/* wg_workers_calls.started: the latest a compute may run is the pool's
+** kill deadline (timeout + grace from now); the worker's own deadline,
+** sent with each call, normally comes first. */
+static void run_started(void *user) {
+  srv_nn_exec *x = user;
+  uint64_t t = x->s->workers && x->timeout_ms ? x->timeout_ms : 0;
+  x->deadline_ms = t ? srv_now_ns() / 1000000u + t + x->s->cfg.worker_grace_ms : 0;
+}
+
+static void *remote_open(wg_worker_transport fn, void *fn_user, wg_exec_host *host) {
+  wg_nn_proxy *p = wg_nn_proxy_new(fn, fn_user);
+  if (p) *host = wg_nn_proxy_host(p);
+  return p;
+}
+
+static void remote_close(void *state) { wg_nn_proxy_free(state); }
+
+const wg_worker_remote srv_nn_worker_remote = {remote_open, remote_close};
+
+bool srv_nn_prepare(srv_req *r, wg_module *m, srv_nn_exec *x) {
   memset(x, 0, sizeof *x);
   if (!wg_nn_module_uses(m)) return true;
   srv *s = r->s;
-  if (s->workers) {
-    srv_fail(r, SRV_E_CANNOT_RUN, NULL, "%s", SRV_NN_PROCESS_MSG);
-    return false;
-  }
   x->s = s;
+  x->rid = r->id;
   wg_nn_config cfg = {.host = s->nn_host, .tokens = charge, .tokens_user = x};
   if (r->who.kind == SRV_WHO_TENANT && r->who.tenant) {
     x->t = r->who.tenant;
-    x->day = srv_time_ms() / NN_DAY_MS;
+    x->day = srv_budget_day(srv_time_ms());
     const srv_nn_config *c = s->cfg.nn;
     for (size_t i = 0; c && i < c->ntenants; i++)
       if (!strcmp(c->tenants[i].id, x->t->id)) {
@@ -328,13 +350,22 @@ bool srv_nn_prepare(srv_req *r, wg_module *m, srv_nn_exec *x, wg_exec_request *q
     return false;
   }
   x->host = (wg_exec_host){wg_nn_resolve, nn_bind, x->nn};
-  q->host = &x->host;
+  x->calls = (wg_workers_calls){serve_call, run_started, x};
   return true;
+}
+
+const wg_workers_calls *srv_nn_link(srv_nn_exec *x, wg_exec_request *q) {
+  if (!x->nn) return NULL;
+  if (!x->s->workers) {
+    q->host = &x->host;
+    return NULL;
+  }
+  x->timeout_ms = q->limits.timeout_ms;
+  return &x->calls;
 }
 
 void srv_nn_finish(srv_nn_exec *x) {
   if (!x->nn) return;
-  flush_day(x, false);        /* what was used counts, even past the quota */
   wg_nn_free(x->nn);
   x->nn = NULL;
 }

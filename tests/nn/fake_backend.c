@@ -149,9 +149,14 @@ static wg_err f_schema(const char *schema, size_t len, wg_buf *out, wg_error *er
 static int f_build(void) { return 42; }
 static const char *f_commit(void) { return "fake\"commit"; }
 
+static wg_err f_embedding(void *session, wg_buf *out) {
+  (void)session;
+  return wg_buf_printf(out, "{\"n_embedding\": 2, \"embedding\": [0.6,0.8]}");
+}
+
 static const wg_nn_backend fake = {
     "fake", f_open, f_close, f_ctx_size, f_acquire, f_release, f_cancel,
-    f_set_deadline, f_prompt, f_step, f_schema, f_build, f_commit,
+    f_set_deadline, f_prompt, f_step, f_schema, f_build, f_commit, f_embedding,
 };
 
 const wg_nn_backend *fake_backend(void) { return &fake; }

@@ -68,13 +68,14 @@ def usage(err):
     return m.group(1)
 
 
-USAGE = ('{"input_tokens":%d,"output_tokens":%d,"llama_build_number":0,'
-         '"llama_commit":"%s"}')
+USAGE = '{"input_tokens":%d,"output_tokens":%d,%s}'
 
 
 def llama_version(err):
-    m = re.search(r'"llama_commit":"([^"]*)"', err)
-    expect(m, "no llama_commit", err)
+    """The build number and commit as printed (their values are checked
+    against the library by tests/llm/test_nn_llm.py)."""
+    m = re.search(r'("llama_build_number":\d+,"llama_commit":"[^"]*")', err)
+    expect(m, "no llama_build_number/llama_commit", err)
     return m.group(1)
 
 
@@ -219,11 +220,31 @@ def bad_preload_entries():
 
 
 @case
-def process_isolation_refused():
-    rc, out, err = chat("", "hi", opts=("--isolation", "process"))
-    expect(rc == 2 and err == "%s: error: WASI-NN (wasi_ephemeral_nn) is not available "
-           "with --isolation process: a worker process cannot open model files\n"
-           % env("CHAT"), "process isolation", rc, err)
+def process_isolation_same_tokens():
+    # the model stays in the CLI, the worker's calls come back to it: the
+    # same text and usage as in-process, by compute and by stream
+    iso = ("--isolation", "process")
+    for extra in ((), ("--stream",)):
+        meta = '{"n-predict":24,"temp":0.9,"seed":7,"top-p":1,"top-k":0}'
+        rc, out, err = chat(meta, PROMPT, *extra)
+        expect(rc == 0, "in-process exit status %d" % rc, err)
+        rc2, out2, err2 = chat(meta, PROMPT, *extra, opts=iso)
+        expect(rc2 == 0, "in a worker: exit status %d" % rc2, err2)
+        expect(out2 == out and usage(err2) == usage(err),
+               "a worker's run differs", extra, out, out2, err, err2)
+    rc, out, err = chat("", "hi", model="other", opts=iso)
+    expect(rc == 8 and err == "load_by_name: errno 8\n", "unknown model", rc, err)
+
+
+@case
+def process_isolation_deadline():
+    # the compute runs in this process for a worker: the deadline stops it
+    rc, out, err = chat('{"temp":0,"ignore-eos":true}', PROMPT,
+                        path=env("LONG_MODEL"),
+                        opts=("--isolation", "process", "--timeout", "300ms"))
+    expect(rc == 137, "want the timeout status 137", rc, err)
+    expect(err.startswith("wasmgate: limit exceeded: timeout (--timeout 300ms): "),
+           "message", err)
 
 
 @case

@@ -10,6 +10,18 @@
 
 #include "nn_test.h"
 
+bool nnt_proxy;
+
+/* The loopback transport of nnt_proxy: the server's side in this process. */
+static wg_err loopback(void *user, const uint8_t *msg, size_t n,
+                       const uint8_t **reply, size_t *reply_len) {
+  wg_error err;
+  wg_error_clear(&err);
+  wg_err e = wg_nn_serve(user, msg, n, reply, reply_len, &err);
+  if (e) fail_msg("wg_nn_serve refused a proxy's message: %s", err.message);
+  return e;
+}
+
 wg_module *nnt_load_guest(const char *name) {
   char path[512];
   snprintf(path, sizeof path, "%s/%s", WG_NN_GUESTS, name);
@@ -34,7 +46,15 @@ void nnt_env_init(nn_env *e, const wg_nn_config *cfg, uint64_t deadline_ms) {
   wg_nn_bind_store(e->nn, e->s, deadline_ms);
   wg_error err;
   wg_error_clear(&err);
-  e->inst = wg_instance_new(e->s, mod, wg_nn_resolve, e->nn, &err);
+  if (nnt_proxy) {
+    e->proxy = wg_nn_proxy_new(loopback, e->nn);
+    assert_non_null(e->proxy);
+    wg_exec_host h = wg_nn_proxy_host(e->proxy);
+    h.bind(h.user, e->s, 0);
+    e->inst = wg_instance_new(e->s, mod, h.resolve, h.user, &err);
+  } else {
+    e->inst = wg_instance_new(e->s, mod, wg_nn_resolve, e->nn, &err);
+  }
   if (!e->inst) fail_msg("instantiate: %s", err.message);
   wg_module_release(mod);
   wg_extern ex;
@@ -47,6 +67,7 @@ void nnt_env_init(nn_env *e, const wg_nn_config *cfg, uint64_t deadline_ms) {
 void nnt_env_free(nn_env *e) {
   wg_store_free(e->s);
   wg_nn_free(e->nn);
+  wg_nn_proxy_free(e->proxy);
   memset(e, 0, sizeof *e);
 }
 

@@ -9,8 +9,13 @@
 #include "wasmgate/engine.h"
 #include "wasmgate/nn.h"
 
+/* Set (before any env): guests reach the wg_nn through a wg_nn_proxy whose
+** messages go through wg_nn_serve, as from a worker process. */
+extern bool nnt_proxy;
+
 typedef struct nn_env {
   wg_nn *nn;
+  wg_nn_proxy *proxy;  /* nnt_proxy only */
   wg_store *s;
   wg_instance *inst;
   wg_memory *mem;

@@ -209,7 +209,7 @@ static void load_with_config_errors(void **state) {
                          "{\"temp\":\"hot\"}", "{\"stream-stdout\":1}",
                          "{\"reverse-prompt\":3}", "{\"ctx-size\":-1}",
                          "{\"mmproj\":\"/etc/passwd\"}", "{\"image\":\"/x.png\"}",
-                         "{\"model-vocoder\":\"/v.gguf\"}", "{\"embedding\":true}",
+                         "{\"model-vocoder\":\"/v.gguf\"}", "{\"mirostat\":3}",
                          "{\"json-schema\":\"bad\"}", "{\"seed\":-2}",
                          "{\"seed\":4294967296}"};
   for (size_t i = 0; i < sizeof wrong / sizeof *wrong; i++) {
@@ -665,7 +665,9 @@ static void models_open_once(void **state) {
   assert_true(fake_open_count - before <= 2);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  /* --proxy: every case again through wg_nn_proxy and wg_nn_serve */
+  nnt_proxy = argc > 1 && !strcmp(argv[1], "--proxy");
 #define T(f) cmocka_unit_test_setup_teardown(f, env_setup, env_teardown)
   const struct CMUnitTest tests[] = {
       T(resolve_all_twelve),

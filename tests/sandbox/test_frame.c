@@ -324,6 +324,16 @@ static void run_and_result_codecs(void **state) {
   assert_int_equal(run.req.stdout_fd, 18);
   assert_int_equal(run.req.stderr_fd, 19);
   wgw_run_free(&run);
+  assert_false(run.nn);
+  /* nn: the worker links WASI-NN to NN_CALL frames; only 0 and 1 pass */
+  assert_int_equal(wgw_encode_run_nn(&b, "k", &q, true), WG_OK);
+  wg_buf_reset(&payload);
+  wg_buf_append(&payload, b.data + WGF_HEADER, b.len - WGF_HEADER);
+  assert_int_equal(wgw_decode_run(&payload, got5, 5, &run), WG_OK);
+  assert_true(run.nn);
+  wgw_run_free(&run);
+  payload.data[payload.len - 1] = 2;
+  assert_int_equal(wgw_decode_run(&payload, got5, 5, &run), WG_EINVAL);
 
   wg_exec_result res;
   memset(&res, 0, sizeof res);
