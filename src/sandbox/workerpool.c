@@ -527,11 +527,17 @@ static wg_err serve_call(wslot *s, const wg_workers_calls *calls, wg_buf *b,
   return e ? e : wgf_send(s->sock, b, NULL, 0);
 }
 
-/* The exchange with one worker; returns the outcome. */
+/* The exchange with one worker; returns the outcome. *unstarted: the
+** worker died without reading all of the RUN frame (a send that found it
+** gone, or ECONNRESET: a unix socket closed with unread data reports
+** that to its peer, where a worker that had read everything gives EOF),
+** so the run never began and may go to another worker. */
 static wg_worker_outcome exchange(wg_workers *p, wslot *s, const char *key,
                                   const wg_exec_request *req,
                                   const wg_workers_calls *calls,
-                                  wg_exec_result *res, wg_err *ret) {
+                                  wg_exec_result *res, wg_err *ret,
+                                  bool *unstarted) {
+  *unstarted = false;
   wg_buf b;
   wg_buf_init(&b, WGF_MAX_PAYLOAD + WGF_HEADER);
   int fds[WGW_MAX_RUN_FDS];
@@ -552,7 +558,9 @@ static wg_worker_outcome exchange(wg_workers *p, wslot *s, const char *key,
   wg_worker_outcome o = WG_WORKER_CRASHED;
   uint64_t served_ns = 0;        /* in host calls: the worker waited */
   e = wgf_send(s->sock, &b, fds, nfds);
+  if (e != WG_OK) *unstarted = errno == EPIPE || errno == ECONNRESET;
   if (e == WG_OK && calls && calls->started) calls->started(calls->user);
+  bool heard = false;            /* a frame came from the worker */
   while (e == WG_OK) {
     uint32_t type;
     size_t nin;
@@ -562,7 +570,11 @@ static wg_worker_outcome exchange(wg_workers *p, wslot *s, const char *key,
       o = WG_WORKER_KILLED_TIMEOUT;
       break;
     }
-    if (e != WG_OK) break;
+    if (e != WG_OK) {
+      *unstarted = !heard && e == WG_EIO && errno == ECONNRESET;
+      break;
+    }
+    heard = true;
     if (type == WGW_NEED) {
       e = send_module(s->sock, key, req->module, &b);
       continue;
@@ -634,30 +646,37 @@ wg_err wg_workers_run_calls(wg_workers *p, const char *module_key,
   *outcome = WG_WORKER_RAN;
   if (!req || !req->module) return WG_EINVAL;
   wslot *s = checkout(p);
-  /* a worker (or the standby put in its place) that died while idle,
-  ** killed from outside: replaced before it costs this request */
-  int st;
-  while (s->pid > 0 && waitpid(s->pid, &st, WNOHANG) == s->pid) {
-    s->pid = 0;
-    reap(s, false, NULL);
-    pthread_mutex_lock(&p->lock);
-    p->stats.crashed++;
-    take_standby(p, s);
-    pthread_mutex_unlock(&p->lock);
-  }
-  if (s->pid <= 0) {
-    unsigned f;
-    char why[300];
-    if (spawn(p, s, &f, why, sizeof why) != WG_OK) {
-      checkin(p, s);
-      *outcome = WG_WORKER_CRASHED;
-      res->trap = WG_EIO;
-      snprintf(res->trap_message, sizeof res->trap_message, "%.200s", why);
-      return WG_EIO;
-    }
-  }
   wg_err ret = WG_OK;
-  *outcome = exchange(p, s, module_key, req, calls, res, &ret);
+  /* A worker killed from outside while idle must not cost the request:
+  ** dead ones are replaced first; one killed but not dead yet is found
+  ** by the exchange (the run never began): the next worker takes it. */
+  for (int attempt = 0; attempt < 3; attempt++) {
+    int st;
+    while (s->pid > 0 && waitpid(s->pid, &st, WNOHANG) == s->pid) {
+      s->pid = 0;
+      reap(s, false, NULL);
+      pthread_mutex_lock(&p->lock);
+      p->stats.crashed++;
+      take_standby(p, s);
+      pthread_mutex_unlock(&p->lock);
+    }
+    if (s->pid <= 0) {
+      unsigned f;
+      char why[300];
+      if (spawn(p, s, &f, why, sizeof why) != WG_OK) {
+        checkin(p, s);
+        memset(res, 0, sizeof *res);
+        *outcome = WG_WORKER_CRASHED;
+        res->trap = WG_EIO;
+        snprintf(res->trap_message, sizeof res->trap_message, "%.200s", why);
+        return WG_EIO;
+      }
+    }
+    bool unstarted;
+    ret = WG_OK;
+    *outcome = exchange(p, s, module_key, req, calls, res, &ret, &unstarted);
+    if (*outcome != WG_WORKER_CRASHED || !unstarted) break;
+  }
   checkin(p, s);
   return ret;
 }

@@ -127,7 +127,10 @@ typedef enum wg_worker_outcome {
 ** modules by it. req->dirs must use host_fd (host_path NULL), at most
 ** 64; stdin_fd, stdout_fd and stderr_fd may be host fds (-1: stdin_bytes
 ** or empty, and captured output). Reference arguments must be null.
-** Blocks until a worker is free. */
+** Blocks until a worker is free. A worker found dead, or one that dies
+** before it has read the whole RUN (killed from outside while idle), is
+** replaced and the run goes to its successor: only a worker that dies
+** with the run begun gives WG_WORKER_CRASHED. */
 wg_err wg_workers_run(wg_workers *p, const char *module_key,
                       const wg_exec_request *req, wg_exec_result *res,
                       wg_worker_outcome *outcome);

@@ -11,6 +11,7 @@ active only when the server runs with WASMGATE_TEST_WORKER_HOOK=1; the
 tests that need it are skipped when the server does not report it."""
 import os
 import pwd
+import signal
 import subprocess
 import tempfile
 import threading
@@ -140,6 +141,28 @@ class HookedServerTest(ServerTest):
         err = self.assertError(out[0], 500, "internal_error")
         self.assertIn("killed by signal 9", err["message"])
         self.assert_serving()
+        self.assert_serving()
+
+
+    def test_workers_killed_while_idle_cost_no_request(self):
+        # stopped, the workers (and the spare) cannot read the next run;
+        # killed with it unread, they never began it: the pool gives it to
+        # a fresh worker instead of answering 500
+        before = self.readyz()["crashed"]
+        pids = worker_pids(self.srv.proc.pid)
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        out = []
+        t = threading.Thread(target=lambda: out.append(
+            self.srv.run(self.key, self.hello)))
+        t.start()
+        time.sleep(0.5)                 # the run waits in a stopped worker
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        t.join(30)
+        self.assertEqual(out[0].status, 200, out[0])
+        self.assertEqual(out[0].json()["exit_code"], 0)
+        self.assertGreaterEqual(self.readyz()["crashed"], before + 1)
         self.assert_serving()
 
 
