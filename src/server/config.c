@@ -113,7 +113,7 @@ void srv_config_defaults(wg_config *c) {
   c->executor_queue = 1024;
   c->shutdown_grace_ms = 15000;
   c->isolation_process = true;
-  c->worker_max_executions = 1000;
+  c->worker_max_executions = 10000;   /* a respawn costs ~15 ms of CPU */
   c->worker_max_rss = 512 * MIB;
   c->worker_address_space = 4 * GIB;
   c->worker_cpu_seconds = 3600;
