@@ -254,6 +254,15 @@ void wg_nn_set_cancel(wg_nn *nn, uint64_t deadline_ms,
 wg_err wg_nn_serve(wg_nn *nn, const uint8_t *msg, size_t n,
                    const uint8_t **reply, size_t *reply_len, wg_error *err);
 
+/* wg_nn_serve for one call of a worker (the wg_workers_calls.serve of a
+** run): deadline_ms and gone(peer) stop a compute (wg_nn_set_cancel)
+** during this call only. The reason of an error is logged to stderr,
+** after who (e.g. "request <id>"), and is in err. */
+wg_err wg_nn_serve_worker(wg_nn *nn, uint64_t deadline_ms,
+                          bool (*gone)(void *peer), void *peer,
+                          const char *who, const uint8_t *msg, size_t n,
+                          const uint8_t **reply, size_t *reply_len);
+
 /* Sends a call message (msg, n) and gives the answer's bytes (valid until
 ** the next call); an error: the link is gone. */
 typedef wg_err (*wg_nn_transport)(void *user, const uint8_t *msg, size_t n,

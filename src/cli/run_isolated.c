@@ -58,14 +58,8 @@ static wg_err nn_serve_call(void *user, const uint8_t *msg, size_t n,
                             const uint8_t **reply, size_t *reply_len,
                             bool (*gone)(void *peer), void *peer) {
   iso_nn *x = user;
-  wg_error err;
-  wg_error_clear(&err);
-  wg_nn_set_cancel(x->nn, x->deadline_ms, gone, peer);
-  wg_err e = wg_nn_serve(x->nn, msg, n, reply, reply_len, &err);
-  wg_nn_set_cancel(x->nn, x->deadline_ms, NULL, NULL);
-  if (e)
-    fprintf(stderr, "wasmgate: the worker was stopped: %s\n", err.message);
-  return e;
+  return wg_nn_serve_worker(x->nn, x->deadline_ms, gone, peer, "run", msg, n,
+                            reply, reply_len);
 }
 
 /* The latest a compute may run: the pool's kill deadline; the worker's

@@ -688,6 +688,21 @@ wg_err wg_nn_resolve(void *user, wg_name module, wg_name name,
   return wgn_front_resolve(&nn->front, module, name, type, out);
 }
 
+wg_err wg_nn_serve_worker(wg_nn *nn, uint64_t deadline_ms,
+                          bool (*gone)(void *peer), void *peer,
+                          const char *who, const uint8_t *msg, size_t n,
+                          const uint8_t **reply, size_t *reply_len) {
+  wg_error err;
+  wg_error_clear(&err);
+  wg_nn_set_cancel(nn, deadline_ms, gone, peer);
+  wg_err e = wg_nn_serve(nn, msg, n, reply, reply_len, &err);
+  wg_nn_set_cancel(nn, deadline_ms, NULL, NULL);
+  if (e)
+    fprintf(stderr, "wasmgate: %s: the worker was stopped: %s\n", who,
+            err.message);
+  return e;
+}
+
 wg_err wg_nn_serve(wg_nn *nn, const uint8_t *msg, size_t n,
                    const uint8_t **reply, size_t *reply_len, wg_error *err) {
   wg_nn_call_args a;

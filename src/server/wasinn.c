@@ -296,15 +296,10 @@ static wg_err serve_call(void *user, const uint8_t *msg, size_t n,
                          const uint8_t **reply, size_t *reply_len,
                          bool (*gone)(void *peer), void *peer) {
   srv_nn_exec *x = user;
-  wg_error err;
-  wg_error_clear(&err);
-  wg_nn_set_cancel(x->nn, x->deadline_ms, gone, peer);
-  wg_err e = wg_nn_serve(x->nn, msg, n, reply, reply_len, &err);
-  wg_nn_set_cancel(x->nn, x->deadline_ms, NULL, NULL);
-  if (e)
-    fprintf(stderr, "wasmgate: request %s: the worker was stopped: %s\n",
-            x->rid ? x->rid : "-", err.message);
-  return e;
+  char who[96];
+  snprintf(who, sizeof who, "request %.80s", x->rid ? x->rid : "-");
+  return wg_nn_serve_worker(x->nn, x->deadline_ms, gone, peer, who, msg, n,
+                            reply, reply_len);
 }
 
 /* wg_workers_calls.started: the latest a compute may run is the pool's

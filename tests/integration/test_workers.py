@@ -18,7 +18,8 @@ import threading
 import time
 import unittest
 
-from wgtest import ADMIN_KEY, WASMGATE, Server, ServerTest, guest, main
+from wgtest import (ADMIN_KEY, WASMGATE, Server, ServerTest, guest, main,
+                    worker_pids)
 
 HOOK_ENV = {"WASMGATE_TEST_WORKER_HOOK": "1"}
 
@@ -29,18 +30,6 @@ def landlock_abi():
     libc = ctypes.CDLL(None, use_errno=True)
     v = libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
     return max(v, 0)
-
-
-def worker_pids(server_pid):
-    """The server's child processes (its workers)."""
-    pids = set()
-    for tid in os.listdir("/proc/%d/task" % server_pid):
-        try:
-            with open("/proc/%d/task/%s/children" % (server_pid, tid)) as f:
-                pids.update(int(p) for p in f.read().split())
-        except OSError:
-            pass
-    return pids
 
 
 class HookedServerTest(ServerTest):

@@ -40,6 +40,18 @@ def _kill_leftovers():
         s.kill()
 
 
+def worker_pids(server_pid):
+    """The server's child processes (its workers)."""
+    pids = set()
+    for tid in os.listdir("/proc/%d/task" % server_pid):
+        try:
+            with open("/proc/%d/task/%s/children" % (server_pid, tid)) as f:
+                pids.update(int(p) for p in f.read().split())
+        except OSError:
+            pass
+    return pids
+
+
 def guest(name):
     """The bytes of guests/<name>.wasm."""
     with open(os.path.join(GUESTS, name + ".wasm"), "rb") as f:

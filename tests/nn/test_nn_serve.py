@@ -57,18 +57,6 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def worker_pids(server_pid):
-    """The server's child processes (its workers)."""
-    pids = set()
-    for tid in os.listdir("/proc/%d/task" % server_pid):
-        try:
-            with open("/proc/%d/task/%s/children" % (server_pid, tid)) as f:
-                pids.update(int(p) for p in f.read().split())
-        except OSError:
-            pass
-    return pids
-
-
 def chat_wasm():
     with open(os.environ["CHAT"], "rb") as f:
         return f.read()
@@ -224,7 +212,7 @@ class NNServeProcess(NNServe):
         # the compute runs in the server: wait until it has burnt CPU there
         while cpu_seconds(pid) - cpu0 < 0.5 and t.is_alive():
             time.sleep(0.05)
-        for w in worker_pids(pid):
+        for w in wgtest.worker_pids(pid):
             os.kill(w, 9)
         t.join(60)
         self.assertFalse(t.is_alive())
