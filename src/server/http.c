@@ -582,6 +582,21 @@ static long hook_timeout(void *ctx) {
   return ms > 60000 ? 60000 : (long)ms;
 }
 
+/* The options every daemon of the server gets (MHD_OPTION_ARRAY). */
+#define HTTP_COMMON_OPTIONS 6
+static void common_options(srv *s, struct MHD_OptionItem *o) {
+  o[0] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER,
+                                 (intptr_t)mhd_log, s};
+  o[1] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
+                                 (intptr_t)s->cfg.connection_timeout_s, NULL};
+  o[2] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                 (intptr_t)s->cfg.max_header_bytes, NULL};
+  o[3] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
+                                 (intptr_t)on_completed, s};
+  o[4] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL};
+  o[5] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+}
+
 /* With a gateway engine: one daemon per engine thread, each run by its
 ** thread (no internal threads), all accepting on one listening socket
 ** (the first daemon's). A gateway request is then read, sent upstream
@@ -600,6 +615,8 @@ static wg_err start_on_engine(srv *s, ai_engine *eng,
   unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                    MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
   MHD_socket lfd = MHD_INVALID_SOCKET;
+  struct MHD_OptionItem common[HTTP_COMMON_OPTIONS];
+  common_options(s, common);
   for (uint32_t i = 0; i < n; i++) {
     /* The connection limit is shared out, as MHD's own pool does. */
     unsigned lim = (unsigned)(s->cfg.max_connections / n +
@@ -609,17 +626,11 @@ static wg_err start_on_engine(srv *s, ai_engine *eng,
     if (i == 0) {
       d = MHD_start_daemon(
           flags, s->cfg.listen_port, ip_accept, s, on_access, s,
-          MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+          MHD_OPTION_ARRAY, common,
           MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)ss,
-          MHD_OPTION_CONNECTION_TIMEOUT,
-          (unsigned)s->cfg.connection_timeout_s,
           MHD_OPTION_CONNECTION_LIMIT, lim,
           MHD_OPTION_NOTIFY_CONNECTION, ip_notify, s,
-          MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-          (size_t)s->cfg.max_header_bytes,
-          MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
           MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-          MHD_OPTION_STRICT_FOR_CLIENT, 1,
           MHD_OPTION_END);
       const union MHD_DaemonInfo *li =
           d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD) : NULL;
@@ -627,16 +638,10 @@ static wg_err start_on_engine(srv *s, ai_engine *eng,
     } else {
       d = MHD_start_daemon(
           flags, 0, ip_accept, s, on_access, s,
-          MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+          MHD_OPTION_ARRAY, common,
           MHD_OPTION_LISTEN_SOCKET, lfd,
-          MHD_OPTION_CONNECTION_TIMEOUT,
-          (unsigned)s->cfg.connection_timeout_s,
           MHD_OPTION_CONNECTION_LIMIT, lim,
           MHD_OPTION_NOTIFY_CONNECTION, ip_notify, s,
-          MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-          (size_t)s->cfg.max_header_bytes,
-          MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-          MHD_OPTION_STRICT_FOR_CLIENT, 1,
           MHD_OPTION_END);
     }
     const union MHD_DaemonInfo *ei =
@@ -664,19 +669,17 @@ wg_err srv_http_start(srv *s, wg_error *err) {
   if (eng) return start_on_engine(s, eng, &ss, v6, err);
   unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                    MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+  struct MHD_OptionItem common[HTTP_COMMON_OPTIONS];
+  common_options(s, common);
   s->daemon = MHD_start_daemon(
       flags, s->cfg.listen_port, NULL, NULL, on_access, s,
-      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+      MHD_OPTION_ARRAY, common,
       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
       MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.http_threads,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.connection_timeout_s,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections,
       MHD_OPTION_PER_IP_CONNECTION_LIMIT,
       (unsigned)s->cfg.max_connections_per_ip,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->cfg.max_header_bytes,
-      MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
       MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-      MHD_OPTION_STRICT_FOR_CLIENT, 1,
       MHD_OPTION_END);
   if (!s->daemon) {
     return wg_error_set(err, WG_EIO, "cannot listen on %s:%u (in use, or "
