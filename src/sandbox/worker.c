@@ -30,7 +30,9 @@
 ** itself make that call, which the filter must punish by death; =spin
 ** makes it spin without answering, for the pool's deadline kill; =nn_garbage
 ** makes it send a malformed WASI-NN call (NN_CALL), as a compromised worker
-** could, which the server must punish by killing it. A guest
+** could, which the server must punish by killing it; =huge_frame makes it
+** announce a 512 MiB result and send nothing more, which the server must
+** refuse at the header (kill, no buffer) rather than wait for. A guest
 ** cannot reach this code, and a request reaches it only on a server that
 ** was compiled with the hook and started with the variable.
 ** WASMGATE_TEST_PROBE=privileges instead of running the guest answers
@@ -339,6 +341,12 @@ static void test_hook(worker *w, const wg_exec_request *q) {
       int fd;
       size_t nfds;
       wgf_recv(w->sock, &w->reply, &type, &fd, 0, &nfds, 0);
+    }
+  } else if (!strcmp(what, "huge_frame")) {
+    uint32_t h[2] = {512u << 20, WGW_RESULT};
+    if (write(w->sock, h, sizeof h) == (ssize_t)sizeof h) {
+      for (volatile int x = 0;; x++) {
+      }                         /* the server must not wait for the rest */
     }
   } else if (!strcmp(what, "spin")) {
     /* not forbidden: a worker that never answers (the pool's own kill) */

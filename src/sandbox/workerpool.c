@@ -559,6 +559,16 @@ static wg_worker_outcome exchange(wg_workers *p, wslot *s, const char *key,
   uint64_t served_ns = 0;        /* in host calls: the worker waited */
   e = wgf_send(s->sock, &b, fds, nfds);
   if (e != WG_OK) *unstarted = errno == EPIPE || errno == ECONNRESET;
+  /* What a worker may send back: the result (two captured streams at
+  ** most) or a call. A frame announced larger is a protocol violation
+  ** (the worker is killed), not a reason to buffer up to 1 GiB. */
+  wg_exec_limits dl;
+  wg_exec_limits_default(&dl);
+  uint64_t out = req->limits.max_output_bytes ? req->limits.max_output_bytes
+                                              : dl.max_output_bytes;
+  uint64_t cap = out < WGF_MAX_PAYLOAD / 4 ? 2 * out + 65536 : WGF_MAX_PAYLOAD;
+  if (calls && calls->max_message > cap) cap = calls->max_message;
+  b.max = cap < WGF_MAX_PAYLOAD ? (size_t)cap : WGF_MAX_PAYLOAD;
   if (e == WG_OK && calls && calls->started) calls->started(calls->user);
   bool heard = false;            /* a frame came from the worker */
   while (e == WG_OK) {

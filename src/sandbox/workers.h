@@ -153,6 +153,9 @@ typedef struct wg_workers_calls {
   ** clock starts about now; may be NULL. */
   void (*started)(void *user);
   void *user;
+  size_t max_message;           /* the largest call message serve takes; a
+                                   worker announcing a larger frame is
+                                   killed before any of it is read */
 } wg_workers_calls;
 
 /* wg_workers_run with host calls: calls not NULL links wasi_ephemeral_nn in

@@ -104,6 +104,18 @@ class HookedServerTest(ServerTest):
             self.assertEqual(got["escape"], "EACCES")
         self.assert_serving()
 
+    def test_oversize_frame_kills_the_worker_at_its_header(self):
+        # a compromised worker announces a 512 MiB result (the run's output
+        # limit allows 2 x 4 KiB) and sends nothing more: killed at the
+        # header, not waited for until the deadline with a buffer grown
+        self.need_hook()
+        r = self.srv.run(self.key, self.hello, {
+            "env": {"WASMGATE_TEST_FORBIDDEN": "huge_frame"},
+            "limits": {"timeout_ms": 5000, "max_output_bytes": 4096}})
+        err = self.assertError(r, 500, "internal_error")
+        self.assertIn("killed by signal 9", err["message"])
+        self.assert_serving()
+
     def test_unanswering_worker_is_killed_at_deadline_plus_grace(self):
         self.need_hook()
         r = self.srv.run(self.key, self.hello, {
