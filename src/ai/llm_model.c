@@ -147,18 +147,26 @@ static bool on_abort(void *ud) {
   return d && ai_llm__now_ms() >= d;
 }
 
-/* Creates the slot's context on first use. */
-wg_err ai_llm__session_ctx(ai_llm_session *s, wg_error *err) {
-  if (s->ctx) return WG_OK;
-  ai_llm_model *m = s->m;
+/* The parameters of a context of n_ctx tokens on m: one sequence, m's
+** batch and threads. */
+static struct llama_context_params ctx_params(const ai_llm_model *m,
+                                             uint32_t n_ctx) {
   struct llama_context_params cp = LL->llama_context_default_params();
-  cp.n_ctx = m->n_ctx;
+  cp.n_ctx = n_ctx;
   cp.n_batch = m->n_batch;
   cp.n_ubatch = m->n_batch;
   cp.n_seq_max = 1;
   cp.n_threads = (int32_t)m->n_threads;
   cp.n_threads_batch = (int32_t)m->n_threads;
   cp.no_perf = true;
+  return cp;
+}
+
+/* Creates the slot's context on first use. */
+wg_err ai_llm__session_ctx(ai_llm_session *s, wg_error *err) {
+  if (s->ctx) return WG_OK;
+  ai_llm_model *m = s->m;
+  struct llama_context_params cp = ctx_params(m, m->n_ctx);
   s->ctx = LL->llama_init_from_model(m->lm, cp);
   if (!s->ctx)
     return wg_error_set(err, WG_ENOMEM,
@@ -176,17 +184,10 @@ uint32_t ai_llm__n_embd(const ai_llm_model *m) {
 
 static struct llama_context *embd_ctx(ai_llm_model *m,
                                       enum llama_pooling_type pool) {
-  struct llama_context_params cp = LL->llama_context_default_params();
   /* One batch is pooled at a time, so the context need hold no more. */
-  cp.n_ctx = m->n_batch;
-  cp.n_batch = m->n_batch;
-  cp.n_ubatch = m->n_batch;
-  cp.n_seq_max = 1;
-  cp.n_threads = (int32_t)m->n_threads;
-  cp.n_threads_batch = (int32_t)m->n_threads;
+  struct llama_context_params cp = ctx_params(m, m->n_batch);
   cp.embeddings = true;
   cp.pooling_type = pool;
-  cp.no_perf = true;
   return LL->llama_init_from_model(m->lm, cp);
 }
 
