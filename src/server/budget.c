@@ -18,6 +18,7 @@ typedef struct budget_slot {
   int64_t day;                  /* the UTC day of base; -1: not loaded */
   int64_t base;                 /* the store's value at the last write */
   int64_t pending;              /* spent here since, not yet written */
+  int64_t flushing;             /* being written now (not yet in base) */
 } budget_slot;
 
 struct srv_budget {
@@ -91,9 +92,11 @@ wg_err srv_budget_take(srv *s, const char *tenant, int64_t day, int64_t n,
       sl->day = day;
       sl->base = v > 0 ? v : 0;
       sl->pending = 0;
+      sl->flushing = 0;          /* the old day's, if a write is under way */
     }
   }
-  if (!e && lim >= 0 && sl->base + sl->pending + n > lim) e = WG_ELIMIT;
+  if (!e && lim >= 0 && sl->base + sl->flushing + sl->pending + n > lim)
+    e = WG_ELIMIT;
   if (!e) sl->pending += n;
   pthread_mutex_unlock(&b->lock);
   return e;
@@ -115,7 +118,8 @@ void srv_budget_settle(srv *s, const char *tenant, int64_t day,
 }
 
 /* The store is written without the lock held: one slot at a time, its
-** pending taken out, then the store's new value becomes its base (what
+** pending moved to flushing (still counted by srv_budget_take while the
+** write is under way), then the store's new value becomes its base (what
 ** was spent meanwhile stays pending). */
 void srv_budget_flush(srv *s) {
   struct srv_budget *b = s->budget;
@@ -127,6 +131,7 @@ void srv_budget_flush(srv *s) {
     memcpy(tenant, sl->tenant, sizeof tenant);
     int64_t day = sl->day, n = sl->pending, v = -1;
     sl->pending = 0;
+    sl->flushing = n;
     pthread_mutex_unlock(&b->lock);
     wg_err e = s->db->ops->counter_add(s->db, tenant, SRV_BUDGET_COUNTER, day,
                                        n, -1, &v, NULL);
@@ -134,6 +139,7 @@ void srv_budget_flush(srv *s) {
     sl = &b->slots[i];           /* the table may have grown: find it */
     if (strcmp(sl->tenant, tenant)) sl = slot_of(b, tenant);
     if (!sl || sl->day != day) continue;
+    sl->flushing = 0;
     if (e == WG_OK || e == WG_ENOTFOUND) {  /* ENOTFOUND: tenant gone */
       sl->base = v > 0 ? v : 0;
     } else {
