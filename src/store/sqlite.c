@@ -638,7 +638,11 @@ static wg_err s_exec_put(wg_db *db, const wg_db_exec *x, wg_error *err) {
   pthread_mutex_lock(&d->qlock);
   *d->queue_tail = p;
   d->queue_tail = &p->next;
-  if (++d->queued >= DB_FLUSH_BATCH) pthread_cond_signal(&d->qcond);
+  /* The first record wakes an idle flusher (which then waits
+  ** DB_FLUSH_MS for more); a full batch makes it write at once. */
+  if (++d->queued == 1 || d->queued >= DB_FLUSH_BATCH) {
+    pthread_cond_signal(&d->qcond);
+  }
   pthread_mutex_unlock(&d->qlock);
   return WG_OK;
 }
@@ -690,6 +694,10 @@ static void *flusher(void *arg) {
   sqldb *d = arg;
   for (;;) {
     pthread_mutex_lock(&d->qlock);
+    /* Idle: no timer (a server with nothing to write stays asleep). */
+    while (!d->stop && d->queued == 0) {
+      pthread_cond_wait(&d->qcond, &d->qlock);
+    }
     if (!d->stop && d->queued < DB_FLUSH_BATCH) {
       struct timespec ts;
       clock_gettime(CLOCK_REALTIME, &ts);
