@@ -11,6 +11,10 @@
 ** free connection counts (no coordinated omission). Answers must carry
 ** Content-Length. Prints one JSON line: counts, achieved rate and
 ** latency percentiles in microseconds.
+**
+** With LOADGEN_TRACE=FILE in the environment it also writes FILE, one
+** line per answer: the request's scheduled time and its latency, both in
+** µs (run.py finds the machine's stall windows in it).
 */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -126,7 +130,9 @@ int main(int argc, char **argv) {
   int ep = epoll_create1(0);
   lconn *conns = calloc((size_t)nconn, sizeof *conns);  /* checksrc: allow */
   uint32_t *lat = calloc(count, sizeof *lat);           /* checksrc: allow */
-  if (!conns || !lat) return 1;
+  const char *trace_path = getenv("LOADGEN_TRACE");
+  FILE *trace = trace_path ? fopen(trace_path, "w") : NULL;
+  if (!conns || !lat || (trace_path && !trace)) return 1;
   for (int i = 0; i < nconn; i++) {
     if (dial(ep, &conns[i])) {
       perror("loadgen: connect");
@@ -211,6 +217,11 @@ int main(int argc, char **argv) {
       }
       uint64_t us = (t - c->sched_ns) / 1000;
       lat[nl++] = (uint32_t)(us > UINT32_MAX ? UINT32_MAX : us);
+      if (trace) {
+        fprintf(trace, "%llu %llu\n",
+                (unsigned long long)((c->sched_ns - t0) / 1000),
+                (unsigned long long)us);
+      }
       done++;
       if (status == 200) ok++;
       else errors++;
@@ -220,6 +231,7 @@ int main(int argc, char **argv) {
       c->len -= (size_t)total;
     }
   }
+  if (trace) fclose(trace);
   qsort(lat, nl, sizeof *lat, cmp_u32);
 #define PCT(p) (nl ? lat[(size_t)((double)(nl - 1) * (p))] : 0)
   double el = (double)(last - t0) * 1e-9;
