@@ -211,6 +211,11 @@ void srv_metrics_render(srv *s, wg_buf *b) {
         srv_pool_active(s->pool));
   gauge(b, "wasmgate_executor_threads", "Executor threads.",
         srv_pool_threads(s->pool));
+  wg_buf_printf(b, "# HELP wasmgate_slow_requests_total Requests run on the "
+                   "pool for slow administrative routes.\n"
+                   "# TYPE wasmgate_slow_requests_total counter\n"
+                   "wasmgate_slow_requests_total %llu\n",
+                (unsigned long long)atomic_load(&s->slow_jobs));
   srv_modcache_stats st;
   srv_modcache_get_stats(s->modcache, &st);
   gauge(b, "wasmgate_module_cache_bytes", "Bytes charged by cached modules.",

@@ -15,10 +15,12 @@ const srv_route srv_routes[] = {
 #define ASYNC SRV_ASYNC
 #define AUDIT SRV_AUDIT
 #define EXEC SRV_EXEC
+#define SLOW SRV_SLOW
 #include "server/routes.def"
 #undef ASYNC
 #undef AUDIT
 #undef EXEC
+#undef SLOW
 #undef SRV_ROUTE
 };
 

@@ -101,6 +101,7 @@ static void srv_teardown(srv *s) {
   srv_gw_stop(s);               /* before the daemon: resumes connections */
   srv_http_stop(s);
   srv_pool_free(s->pool);
+  srv_pool_free(s->slow_pool);
   srv_nn_stop(s);               /* after the executions */
   srv_budget_stop(s);           /* after the gateway and the executions */
   wg_workers_free(s->workers);
@@ -255,7 +256,8 @@ static wg_err srv_start(srv *s, wg_error *err) {
   if ((e = srv_scratch_init(s->cfg.scratch_dir, err))) return e;
   if (s->cfg.isolation_process && (e = start_workers(s, err))) return e;
   if ((e = srv_pool_new(s->cfg.executor_threads, s->cfg.executor_queue,
-                        &s->pool))) {
+                        &s->pool)) ||
+      (e = srv_pool_new(1, 64, &s->slow_pool))) {
     goto oom;
   }
   if ((e = srv_budget_start(s, err))) return e;
@@ -324,6 +326,7 @@ static bool drain(srv *s) {
   srv_cfg_snapshot(s, &c);
   uint64_t deadline = srv_now_ns() + c.shutdown_grace_ms * 1000000u;
   bool idle = srv_pool_drain(s->pool, deadline);
+  idle = srv_pool_drain(s->slow_pool, deadline) && idle;
   while (atomic_load(&s->inflight) > 0 && srv_now_ns() < deadline) {
     usleep(5000);
   }

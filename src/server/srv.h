@@ -266,7 +266,7 @@ enum { SRV_BODY_NONE, SRV_BODY_JSON, SRV_BODY_MODULE, SRV_BODY_MULTIPART,
        SRV_BODY_POLICY };
 /* POLICY: the admin key, or a tenant key created with scope "policy". */
 enum { SRV_AUTH_NONE, SRV_AUTH_TENANT, SRV_AUTH_ADMIN, SRV_AUTH_POLICY };
-enum { SRV_ASYNC = 1, SRV_AUDIT = 2, SRV_EXEC = 4 };
+enum { SRV_ASYNC = 1, SRV_AUDIT = 2, SRV_EXEC = 4, SRV_SLOW = 8 };
 
 typedef struct srv_route {
   const char *method;
@@ -386,6 +386,8 @@ typedef struct srv {
   srv_metrics *metrics;
   srv_modcache *modcache;
   srv_pool *pool;
+  srv_pool *slow_pool;           /* SRV_SLOW routes: one thread */
+  atomic_uint_fast64_t slow_jobs;  /* run there (a metric) */
   struct wg_workers *workers;   /* isolation: process; NULL for thread */
   uint32_t worker_uid, worker_gid;  /* workers' ids when switched (uid > 0):
                                    scratch directories are chowned to them */

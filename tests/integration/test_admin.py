@@ -3,6 +3,12 @@ from wgtest import ADMIN_KEY, ServerTest, main
 
 
 class AdminTest(ServerTest):
+    def slow_requests(self):
+        for line in self.srv.get("/metrics").body.decode().splitlines():
+            if line.startswith("wasmgate_slow_requests_total "):
+                return int(line.split()[1])
+        self.fail("no wasmgate_slow_requests_total in /metrics")
+
     def test_tenant_lifecycle(self):
         s = self.srv
         r = s.admin("POST", "/v1/admin/tenants",
@@ -31,10 +37,13 @@ class AdminTest(ServerTest):
         r = s.admin("GET", "/v1/admin/tenants")
         self.assertIn("life", [x["id"] for x in r.json()["data"]])
 
+        slow = self.slow_requests()
         r = s.admin("DELETE", "/v1/admin/tenants/life")
         self.assertEqual(r.status, 200)
         self.assertEqual(r.json(), {"id": "life", "object": "tenant",
                                     "deleted": True})
+        # On the pool for slow routes, never on the HTTP (event) thread.
+        self.assertEqual(self.slow_requests(), slow + 1)
         self.assertError(s.admin("GET", "/v1/admin/tenants/life"), 404,
                          "tenant_not_found", "no tenant 'life'", param="id")
         self.assertError(s.admin("DELETE", "/v1/admin/tenants/life"), 404,
