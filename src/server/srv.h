@@ -386,8 +386,8 @@ typedef struct srv {
   srv_metrics *metrics;
   srv_modcache *modcache;
   srv_pool *pool;
-  srv_pool *slow_pool;           /* SRV_SLOW routes: one thread */
-  atomic_uint_fast64_t slow_jobs;  /* run there (a metric) */
+  srv_pool *slow_pool;          /* SRV_SLOW routes: one thread */
+  atomic_uint_fast64_t slow_jobs; /* run there (a metric) */
   struct wg_workers *workers;   /* isolation: process; NULL for thread */
   uint32_t worker_uid, worker_gid;  /* workers' ids when switched (uid > 0):
                                    scratch directories are chowned to them */
