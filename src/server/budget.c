@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "base/alloc.h"
+#include "base/cond.h"
 #include "server/budget.h"
 #include "server/srv.h"
 
@@ -154,14 +155,7 @@ static void *flusher(void *arg) {
   struct srv_budget *b = s->budget;
   pthread_mutex_lock(&b->lock);
   while (!b->stop) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += SRV_BUDGET_FLUSH_MS * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&b->wake, &b->lock, &ts);
+    wg_cond_wait_ms(&b->wake, &b->lock, SRV_BUDGET_FLUSH_MS);
     pthread_mutex_unlock(&b->lock);
     srv_budget_flush(s);
     pthread_mutex_lock(&b->lock);

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "base/alloc.h"
+#include "base/cond.h"
 #include "server/pool.h"
 #include "server/srv.h"
 
@@ -126,14 +127,7 @@ bool srv_pool_drain(srv_pool *p, uint64_t deadline_ns) {
   p->draining++;
   while (p->count + p->active + p->reserved > 0 &&
          srv_now_ns() < deadline_ns) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 20 * 1000000;          /* re-check every 20 ms */
-    if (ts.tv_nsec >= 1000000000) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000;
-    }
-    pthread_cond_timedwait(&p->idle, &p->lock, &ts);
+    wg_cond_wait_ms(&p->idle, &p->lock, 20);   /* re-check every 20 ms */
   }
   bool idle = p->count + p->active + p->reserved == 0;
   p->draining--;

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "base/alloc.h"
+#include "base/cond.h"
 #include "store/store.h"
 
 #define DB_PATH_MAX 4096
@@ -699,14 +700,7 @@ static void *flusher(void *arg) {
       pthread_cond_wait(&d->qcond, &d->qlock);
     }
     if (!d->stop && d->queued < DB_FLUSH_BATCH) {
-      struct timespec ts;
-      clock_gettime(CLOCK_REALTIME, &ts);
-      ts.tv_nsec += DB_FLUSH_MS * 1000000L;
-      if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-      }
-      pthread_cond_timedwait(&d->qcond, &d->qlock, &ts);
+      wg_cond_wait_ms(&d->qcond, &d->qlock, DB_FLUSH_MS);
     }
     bool stop = d->stop;
     pthread_mutex_unlock(&d->qlock);
