@@ -382,20 +382,8 @@ static enum MHD_Result dispatch(srv_req *r) {
              "this route's limit of %zu bytes", r->body.max);
     return send_reply(r);
   }
-  if (r->route->flags & SRV_SLOW) {
-    if (!srv_pool_reserve(r->s->slow_pool)) {
-      r->retry_after_s = 1;
-      srv_fail(r, SRV_E_BUSY, NULL, "The server is busy: too many slow "
-               "administrative requests are waiting. Please try again.");
-      return send_reply(r);
-    }
-    atomic_fetch_add(&r->s->slow_jobs, 1);
-    r->suspended = true;
-    MHD_suspend_connection(r->conn);
-    srv_pool_submit(r->s->slow_pool, run_job, r);
-    return MHD_YES;
-  }
-  if (!(r->route->flags & SRV_ASYNC)) {
+  bool slow = r->route->flags & SRV_SLOW;
+  if (!slow && !(r->route->flags & SRV_ASYNC)) {
     r->route->handler(r);
     /* The gateway suspends the connection itself while it waits. */
     if (r->suspended) return MHD_YES;
@@ -414,17 +402,21 @@ static enum MHD_Result dispatch(srv_req *r) {
     }
     r->holds_slot = true;
   }
-  if (!srv_pool_reserve(r->s->pool)) {
+  srv_pool *pool = slow ? r->s->slow_pool : r->s->pool;
+  if (!srv_pool_reserve(pool)) {
     if (r->holds_slot) srv_tenant_release_slot(r->who.tenant);
     r->holds_slot = false;
     r->retry_after_s = 1;
-    srv_fail(r, SRV_E_BUSY, NULL, "The server is busy: the execution queue "
-             "is full. Please try again.");
+    srv_fail(r, SRV_E_BUSY, NULL, slow ? "The server is busy: too many slow "
+             "administrative requests are waiting. Please try again."
+             : "The server is busy: the execution queue is full. Please try "
+               "again.");
     return send_reply(r);
   }
+  if (slow) atomic_fetch_add(&r->s->slow_jobs, 1);
   r->suspended = true;
   MHD_suspend_connection(r->conn);
-  srv_pool_submit(r->s->pool, run_job, r);
+  srv_pool_submit(pool, run_job, r);
   return MHD_YES;
 }
 
