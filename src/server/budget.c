@@ -24,9 +24,11 @@ typedef struct budget_slot {
 
 struct srv_budget {
   pthread_mutex_t lock;
-  pthread_cond_t wake;          /* the flusher's wake-up (stop) */
+  pthread_cond_t wake;          /* the flusher's wake-up */
   budget_slot *slots;
   size_t n, cap;                /* cap: 0 or a power of two */
+  bool dirty;                   /* some slot's pending may be non-zero */
+  bool idle;                    /* the flusher sleeps until dirty */
   bool stop, flusher_on;
   pthread_t flusher;
 };
@@ -35,6 +37,16 @@ static size_t hash(const char *k) {          /* FNV-1a */
   uint64_t h = 1469598103934665603ull;
   for (; *k; k++) h = (h ^ (uint8_t)*k) * 1099511628211ull;
   return (size_t)h;
+}
+
+/* Something to write: the flusher, if asleep with nothing to do, starts
+** its next period. Under b->lock. */
+static void mark_dirty(struct srv_budget *b) {
+  b->dirty = true;
+  if (b->idle) {
+    b->idle = false;
+    pthread_cond_signal(&b->wake);
+  }
 }
 
 /* The slot of tenant (created when missing); NULL when out of memory.
@@ -98,7 +110,10 @@ wg_err srv_budget_take(srv *s, const char *tenant, int64_t day, int64_t n,
   }
   if (!e && lim >= 0 && sl->base + sl->flushing + sl->pending + n > lim)
     e = WG_ELIMIT;
-  if (!e) sl->pending += n;
+  if (!e && n) {
+    sl->pending += n;
+    mark_dirty(b);
+  }
   pthread_mutex_unlock(&b->lock);
   return e;
 }
@@ -111,6 +126,7 @@ void srv_budget_settle(srv *s, const char *tenant, int64_t day,
   budget_slot *sl = slot_of(b, tenant);
   if (sl && sl->day == day) {
     sl->pending += delta;
+    mark_dirty(b);
   } else if (sl && day < sl->day) {         /* a past day: straight there */
     s->db->ops->counter_add(s->db, tenant, SRV_BUDGET_COUNTER, day, delta,
                             -1, NULL, NULL);
@@ -125,6 +141,7 @@ void srv_budget_settle(srv *s, const char *tenant, int64_t day,
 void srv_budget_flush(srv *s) {
   struct srv_budget *b = s->budget;
   pthread_mutex_lock(&b->lock);
+  b->dirty = false;              /* what is spent from here on marks it */
   for (size_t i = 0; i < b->cap; i++) {
     budget_slot *sl = &b->slots[i];
     if (!sl->tenant[0] || !sl->pending || sl->day < 0) continue;
@@ -145,16 +162,26 @@ void srv_budget_flush(srv *s) {
       sl->base = v > 0 ? v : 0;
     } else {
       sl->pending += n;          /* the store failed: try again later */
+      b->dirty = true;
     }
   }
   pthread_mutex_unlock(&b->lock);
 }
 
+/* Writes every SRV_BUDGET_FLUSH_MS while tokens are being spent; with
+** nothing to write it sleeps until something is (no periodic wake-up on
+** an idle server). */
 static void *flusher(void *arg) {
   srv *s = arg;
   struct srv_budget *b = s->budget;
   pthread_mutex_lock(&b->lock);
   while (!b->stop) {
+    if (!b->dirty) {
+      b->idle = true;
+      pthread_cond_wait(&b->wake, &b->lock);
+      b->idle = false;
+      continue;
+    }
     wg_cond_wait_ms(&b->wake, &b->lock, SRV_BUDGET_FLUSH_MS);
     pthread_mutex_unlock(&b->lock);
     srv_budget_flush(s);

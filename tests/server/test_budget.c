@@ -1,5 +1,6 @@
 /* The daily token budget (src/server/budget.c) against a store whose
-** writes can be held open: what a flush is writing still counts. */
+** writes can be held open: what a flush is writing still counts, and a
+** flusher asleep with nothing to write wakes for new spend. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,6 +35,7 @@ static wg_err fake_counter_add(wg_db *db, const char *tenant, const char *name,
   }
   fake.value += delta;
   if (value) *value = fake.value;
+  pthread_cond_broadcast(&fake.cond);
   pthread_mutex_unlock(&fake.lock);
   return WG_OK;
 }
@@ -68,9 +70,50 @@ static void test_tokens_being_flushed_still_count(void **state) {
   assert_int_equal(fake.value, 100);
 }
 
+/* Blocks until the store holds v (a flusher that never wakes hangs here,
+** and ctest's timeout fails the test). */
+static void wait_value(int64_t v) {
+  pthread_mutex_lock(&fake.lock);
+  while (fake.value != v) pthread_cond_wait(&fake.cond, &fake.lock);
+  pthread_mutex_unlock(&fake.lock);
+}
+
+static void test_idle_flusher_wakes_for_spend(void **state) {
+  (void)state;
+  static wg_db_ops ops;
+  ops.counter_add = fake_counter_add;
+  wg_db db = {&ops};
+  static srv s;
+  memset(&s, 0, sizeof s);
+  s.db = &db;
+  pthread_mutex_lock(&fake.lock);
+  fake.value = 0;
+  fake.hold = false;
+  pthread_mutex_unlock(&fake.lock);
+  wg_error err;
+  wg_error_clear(&err);
+  assert_int_equal(srv_budget_start(&s, &err), WG_OK);
+  int64_t day = srv_budget_day(srv_time_ms());
+  assert_int_equal(srv_budget_take(&s, "t", day, 10, -1), WG_OK);
+  wait_value(10);
+  /* written: the flusher goes back to sleep with nothing pending */
+  struct timespec nap = {0, 3 * SRV_BUDGET_FLUSH_MS * 1000000L};
+  nanosleep(&nap, NULL);
+  assert_int_equal(srv_budget_take(&s, "t", day, 5, -1), WG_OK);
+  wait_value(15);
+  nanosleep(&nap, NULL);
+  srv_budget_settle(&s, "t", day, 7);   /* settling wakes it too */
+  wait_value(22);
+  srv_budget_settle(&s, "t", day, -2);  /* and so does a refund */
+  wait_value(20);
+  srv_budget_stop(&s);
+  assert_int_equal(fake.value, 20);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_tokens_being_flushed_still_count),
+      cmocka_unit_test(test_idle_flusher_wakes_for_spend),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
