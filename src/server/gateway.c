@@ -60,6 +60,7 @@
 #include "server/audit.h"
 #include "server/budget.h"
 #include "server/gateway.h"
+#include "server/gw_answer.h"
 #include "server/gw_format.h"
 #include "server/policy.h"
 #include "server/srv.h"
@@ -895,51 +896,64 @@ static void session_save(gw_req *q) {
 }
 
 /* A complete non-streamed answer: redact, count, reply. */
+/* One content string of the answer (srv_gw_answer_rewrite): audited,
+** kept for the session (choice 0) and sent redacted. */
+static wg_err answer_content(void *user, size_t choice, const char *text,
+                             size_t n, const char *raw, size_t rawn,
+                             wg_buf *out) {
+  gw_req *q = user;
+  if (!q->redact) {
+    audit_text(&q->audit_out, text, n);
+    if (choice == 0) wg_buf_append(&q->sess_answer, text, n);
+    return wg_buf_append(out, raw, rawn);
+  }
+  wg_buf o;
+  wg_buf_init(&o, GW_UP_MAX);
+  wg_err e = guard_redact(q->gw->red, text, n, &o, &q->redactions);
+  if (e == WG_OK) {
+    const char *t = o.data ? (const char *)o.data : "";
+    audit_text(&q->audit_out, t, o.len);
+    if (choice == 0) wg_buf_append(&q->sess_answer, t, o.len);
+    srv_json_str(out, t, o.len);
+  } else {
+    e = WG_EIO;
+  }
+  wg_buf_free(&o);
+  return e;
+}
+
 static void reply_full(srv_req *r, gw_req *q) {
-  json_error_t je;
-  json_t *j = json_loadb(q->up.data ? (const char *)q->up.data : "",
-                         q->up.len, 0, &je);
-  if (!json_is_object(j)) {
-    json_decref(j);
+  gw_answer_usage u;
+  wg_buf_reset(&r->resp);
+  wg_err e = srv_gw_answer_rewrite(
+      q->up.data ? (const char *)q->up.data : "", q->up.len, q->model,
+      answer_content, q, &u, &r->resp);
+  if (e == WG_EINVAL) {
     srv_fail(r, SRV_E_UPSTREAM, NULL, "The upstream answered with invalid "
              "JSON.");
     return;
   }
-  take_usage(q, json_object_get(j, "usage"));
-  if (json_object_get(j, "model")) {
-    json_object_set_new(j, "model", json_string(q->model));
+  if (e == WG_EIO) {
+    /* The tokens were spent all the same: bill them (a rare path). */
+    json_t *j = json_loadb((const char *)q->up.data, q->up.len, 0, NULL);
+    take_usage(q, json_object_get(j, "usage"));
+    json_decref(j);
+    srv_fail(r, SRV_E_REDACTION, NULL, "The answer could not be redacted; "
+             "it was withheld.");
+    return;
   }
-  size_t i;
-  json_t *ch;
-  json_array_foreach(json_object_get(j, "choices"), i, ch) {
-    json_t *m = json_object_get(ch, "message");
-    json_t *c = json_object_get(m, "content");
-    if (!json_is_string(c)) continue;
-    if (!q->redact) {
-      audit_text(&q->audit_out, json_string_value(c), json_string_length(c));
-      if (i == 0) wg_buf_append(&q->sess_answer, json_string_value(c),
-                                json_string_length(c));
-      continue;
-    }
-    wg_buf o;
-    wg_buf_init(&o, GW_UP_MAX);
-    if (guard_redact(q->gw->red, json_string_value(c), json_string_length(c),
-                     &o, &q->redactions) != WG_OK) {
-      wg_buf_free(&o);
-      json_decref(j);
-      srv_fail(r, SRV_E_REDACTION, NULL, "The answer could not be redacted; "
-               "it was withheld.");
-      return;
-    }
-    audit_text(&q->audit_out, (const char *)o.data, o.len);
-    if (i == 0) wg_buf_append(&q->sess_answer, o.data, o.len);
-    json_object_set_new(m, "content",
-                        json_stringn(o.data ? (const char *)o.data : "",
-                                     o.len));
-    wg_buf_free(&o);
+  if (e) {
+    srv_fail(r, SRV_E_INTERNAL, NULL, "out of memory");
+    return;
   }
+  if (u.object) {
+    if (u.has_prompt) q->prompt_tokens = u.prompt;
+    if (u.has_completion) q->completion_tokens = u.completion;
+    q->usage_seen = u.has_prompt || u.has_completion;
+  }
+  r->status = 200;
+  r->resp_type = "application/json";
   session_save(q);
-  srv_reply_json(r, 200, j);
 }
 
 /* Settles the tokens (before the client has the end of the answer, so

@@ -34,6 +34,7 @@ class Fake:
         self.retry_after = None
         self.fail_first = 0
         self.replies = []           # seq / seqstream: contents in turn
+        self.raw = b"{}"            # raw: the 200 answer's body as it is
         self.requests = []          # (model, body dict, headers dict)
         self.closed = threading.Event()
         self.lock = threading.Lock()
@@ -133,6 +134,12 @@ class Fake:
             self.send_json(h, 200, self.completion(model, text))
         elif model.startswith("say:"):
             self.send_json(h, 200, self.completion(model, model[4:]))
+        elif model == "raw":
+            h.send_response(200)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(self.raw)))
+            h.end_headers()
+            h.wfile.write(self.raw)
         elif model in ("e429", "e500", "e503"):
             self.error(h, int(model[1:]), "fake")
         elif model == "e400":

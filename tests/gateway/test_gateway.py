@@ -30,6 +30,7 @@ MODELS = [
     ("m-drop", "drop", {}),
     ("m-bad", "badsse", {}),
     ("m-e400", "e400", {}),
+    ("m-raw", "raw", {}),
 ]
 
 
@@ -226,6 +227,32 @@ class GatewayTest(ServerTest):
                          "4111-1111-1111-1112, ssn [REDACTED:SSN], ip "
                          "[REDACTED:IPV4], iban [REDACTED:IBAN], key "
                          "[REDACTED:SECRET]")
+
+    def test_redaction_sees_escapes_and_every_duplicate(self):
+        # The answer is rewritten from its text (no parse tree): an escaped
+        # address and a second "content" key are redacted all the same.
+        FAKE.raw = (b'{"id":"x","model":"raw","choices":[{"index":0,'
+                    b'"message":{"role":"assistant","content":"mail ann'
+                    b'\\u0040example.com","content":"card 4111 1111 1111 '
+                    b'1111"},"finish_reason":"stop"}],"usage":{'
+                    b'"prompt_tokens":2,"completion_tokens":1}}')
+        r = self.chat({"model": "m-raw", "messages": msgs("hi")})
+        self.assertEqual(r.status, 200)
+        self.assertNotIn(b"example.com", r.body)
+        self.assertNotIn(b"4111", r.body)
+        self.assertIn(b'"content":"mail [REDACTED:EMAIL]","content":"card '
+                      b'[REDACTED:CARD]"', r.body)
+        self.assertEqual(r.json()["model"], "m-raw")
+
+    def test_upstream_answer_not_json(self):
+        for raw in (b'{"choices": [', b'[]', b'{"a":"\\ud800"}',
+                    b'{"a":1} {}'):
+            with self.subTest(raw=raw):
+                FAKE.raw = raw
+                self.assertError(
+                    self.chat({"model": "m-raw", "messages": msgs("hi")}),
+                    502, "upstream_error", "The upstream answered with "
+                    "invalid JSON.")
 
     def test_redaction_split_across_three_chunks(self):
         FAKE.chunks = ["My card is 4111 11", "11 1111 ", "1111 ok, thanks"]

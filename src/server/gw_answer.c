@@ -1,0 +1,404 @@
+/*
+** The upstream's complete answer rewritten in one pass (gw_answer.h).
+**
+** A recursive-descent checker of the JSON grammar that knows where it is
+** (the root object, the choices array, one choice, its message, usage) and
+** copies the input to the output lazily: in[0..copied) is already out,
+** and a value to replace is preceded by the bytes before it, then its
+** replacement, and copied moves past it. Nothing is allocated per value;
+** keys and the content strings are decoded into two reused buffers.
+**
+** It replaced json_loadb + json_dump of the whole answer, which were most
+** of the gateway's own work on a small answer (bench/gateway).
+*/
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/gw_answer.h"
+#include "server/srv.h"
+
+#define DEPTH_MAX 2048            /* jansson's JSON_PARSER_MAX_DEPTH */
+#define NUM_SHORT 64
+
+/* Where a value is; containers of the wrong kind there are AT_NONE. */
+typedef enum place {
+  AT_NONE,
+  AT_ROOT,                      /* the answer (an object) */
+  AT_CHOICES,                   /* its "choices" (an array) */
+  AT_CHOICE,                    /* one of them (an object) */
+  AT_MESSAGE,                   /* its "message" (an object) */
+  AT_USAGE                      /* the answer's "usage" (an object) */
+} place;
+
+typedef struct rw {
+  const char *in, *p, *end;
+  size_t copied;                /* in[0..copied) is in out */
+  const char *model;
+  gw_answer_content_fn content;
+  void *user;
+  gw_answer_usage *usage;
+  wg_buf *out;
+  wg_buf key, text;             /* the decoded key / content string */
+  size_t choice;
+  int depth;
+  wg_err err;
+} rw;
+
+static bool fail(rw *w, wg_err e) {
+  if (!w->err) w->err = e;
+  return false;
+}
+
+static void ws(rw *w) {
+  while (w->p < w->end && (*w->p == ' ' || *w->p == '\t' || *w->p == '\n' ||
+                           *w->p == '\r')) {
+    w->p++;
+  }
+}
+
+static bool at(rw *w, char c) { return w->p < w->end && *w->p == c; }
+
+/* The value of 4 hex digits at p (end permitting), or -1. */
+static int32_t hex4(const char *p, const char *end) {
+  if (end - p < 4) return -1;
+  int32_t v = 0;
+  for (int i = 0; i < 4; i++) {
+    char c = p[i];
+    int d = c >= '0' && c <= '9'   ? c - '0'
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                   : -1;
+    if (d < 0) return -1;
+    v = v << 4 | d;
+  }
+  return v;
+}
+
+static size_t utf8_put(uint32_t cp, char *o) {
+  if (cp < 0x80) {
+    o[0] = (char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    o[0] = (char)(0xC0 | cp >> 6);
+    o[1] = (char)(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    o[0] = (char)(0xE0 | cp >> 12);
+    o[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+    o[2] = (char)(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  o[0] = (char)(0xF0 | cp >> 18);
+  o[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+  o[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+  o[3] = (char)(0x80 | (cp & 0x3F));
+  return 4;
+}
+
+/* The string at w->p (its opening quote), checked; decoded into dec
+** unless NULL. */
+static bool string(rw *w, wg_buf *dec) {
+  if (dec) wg_buf_reset(dec);
+  const char *run = ++w->p;      /* bytes that stand for themselves */
+  for (;;) {
+    if (w->p >= w->end) return fail(w, WG_EINVAL);
+    unsigned char c = (unsigned char)*w->p;
+    if (c < 0x20) return fail(w, WG_EINVAL);
+    if (c != '"' && c != '\\') {
+      w->p++;
+      continue;
+    }
+    size_t rn = (size_t)(w->p - run);
+    if (!srv_utf8_valid((const uint8_t *)run, rn)) {
+      return fail(w, WG_EINVAL);
+    }
+    if (dec && wg_buf_append(dec, run, rn)) return fail(w, WG_ENOMEM);
+    w->p++;
+    if (c == '"') return true;
+    if (w->p >= w->end) return fail(w, WG_EINVAL);
+    char e = *w->p++, o[4];
+    size_t on = 1;
+    switch (e) {
+      case '"': case '\\': case '/': o[0] = e; break;
+      case 'b': o[0] = '\b'; break;
+      case 'f': o[0] = '\f'; break;
+      case 'n': o[0] = '\n'; break;
+      case 'r': o[0] = '\r'; break;
+      case 't': o[0] = '\t'; break;
+      case 'u': {
+        int32_t u = hex4(w->p, w->end);
+        if (u <= 0) return fail(w, WG_EINVAL);    /* bad, or U+0000 */
+        w->p += 4;
+        uint32_t cp = (uint32_t)u;
+        if (cp >= 0xDC00 && cp <= 0xDFFF) return fail(w, WG_EINVAL);
+        if (cp >= 0xD800 && cp <= 0xDBFF) {       /* then its low half */
+          if (w->end - w->p < 2 || w->p[0] != '\\' || w->p[1] != 'u') {
+            return fail(w, WG_EINVAL);
+          }
+          int32_t lo = hex4(w->p + 2, w->end);
+          if (lo < 0xDC00 || lo > 0xDFFF) return fail(w, WG_EINVAL);
+          w->p += 6;
+          cp = 0x10000 + ((cp - 0xD800) << 10) + ((uint32_t)lo - 0xDC00);
+        }
+        on = utf8_put(cp, o);
+        break;
+      }
+      default:
+        return fail(w, WG_EINVAL);
+    }
+    if (dec && wg_buf_append(dec, o, on)) return fail(w, WG_ENOMEM);
+    run = w->p;
+  }
+}
+
+static bool digits(rw *w) {
+  const char *s = w->p;
+  while (w->p < w->end && *w->p >= '0' && *w->p <= '9') w->p++;
+  return w->p > s;
+}
+
+/* The number at w->p: an integer (no fraction, no exponent) must fit in
+** int64, a real must be finite. */
+static bool number(rw *w, bool *is_int, int64_t *iv) {
+  const char *s = w->p;
+  if (at(w, '-')) w->p++;
+  if (at(w, '0')) {
+    w->p++;
+  } else if (w->p < w->end && *w->p >= '1' && *w->p <= '9') {
+    digits(w);
+  } else {
+    return fail(w, WG_EINVAL);
+  }
+  bool real = false;
+  if (at(w, '.')) {
+    real = true;
+    w->p++;
+    if (!digits(w)) return fail(w, WG_EINVAL);
+  }
+  if (at(w, 'e') || at(w, 'E')) {
+    real = true;
+    w->p++;
+    if (at(w, '+') || at(w, '-')) w->p++;
+    if (!digits(w)) return fail(w, WG_EINVAL);
+  }
+  size_t n = (size_t)(w->p - s);
+  char small[NUM_SHORT];
+  char *t = small;
+  if (n >= sizeof small) {
+    if (!real) return fail(w, WG_EINVAL);  /* past any int64 */
+    wg_buf_reset(&w->key);                 /* not needed past the key */
+    if (wg_buf_append(&w->key, s, n)) return fail(w, WG_ENOMEM);
+    t = (char *)w->key.data;
+  } else {
+    memcpy(small, s, n);
+    small[n] = 0;
+  }
+  errno = 0;
+  if (real) {
+    double d = strtod(t, NULL);
+    if (isinf(d)) return fail(w, WG_EINVAL);
+    *is_int = false;
+  } else {
+    long long v = strtoll(t, NULL, 10);
+    if (errno == ERANGE) return fail(w, WG_EINVAL);
+    *is_int = true;
+    *iv = v;
+  }
+  return true;
+}
+
+static bool literal(rw *w, const char *word, size_t n) {
+  if ((size_t)(w->end - w->p) < n || memcmp(w->p, word, n)) {
+    return fail(w, WG_EINVAL);
+  }
+  w->p += n;
+  return true;
+}
+
+/* Sends in[copied..from) out, then the replacement comes; copied = to. */
+static bool splice_to(rw *w, const char *from) {
+  size_t a = (size_t)(from - w->in);
+  if (wg_buf_append(w->out, w->in + w->copied, a - w->copied)) {
+    return fail(w, WG_ENOMEM);
+  }
+  return true;
+}
+
+static bool value(rw *w, place where);
+
+static bool key_is(const rw *w, const char *k) {
+  size_t n = strlen(k);
+  return w->key.len == n && !memcmp(w->key.data, k, n);
+}
+
+/* The member value at w->p of an object at `where`, key in w->key. */
+static bool member(rw *w, place where) {
+  place next = AT_NONE;
+  switch (where) {
+    case AT_ROOT:
+      if (key_is(w, "model")) {
+        const char *a = w->p;
+        if (!value(w, AT_NONE) || !splice_to(w, a)) return false;
+        srv_json_str(w->out, w->model, strlen(w->model));
+        w->copied = (size_t)(w->p - w->in);
+        return true;
+      }
+      if (key_is(w, "usage")) {        /* the last one counts */
+        memset(w->usage, 0, sizeof *w->usage);
+        w->usage->object = at(w, '{');
+        next = AT_USAGE;
+      } else if (key_is(w, "choices")) {
+        next = AT_CHOICES;
+      }
+      break;
+    case AT_CHOICE:
+      if (key_is(w, "message")) next = AT_MESSAGE;
+      break;
+    case AT_MESSAGE:
+      if (key_is(w, "content") && at(w, '"')) {
+        const char *a = w->p;
+        if (!string(w, &w->text) || !splice_to(w, a)) return false;
+        wg_err e = w->content(w->user, w->choice,
+                              w->text.data ? (const char *)w->text.data : "",
+                              w->text.len, a, (size_t)(w->p - a), w->out);
+        if (e) return fail(w, e);
+        w->copied = (size_t)(w->p - w->in);
+        return true;
+      }
+      break;
+    case AT_USAGE: {
+      bool p = key_is(w, "prompt_tokens");
+      if (p || key_is(w, "completion_tokens")) {
+        bool is_int = false;
+        int64_t v = 0;
+        if (at(w, '-') || (w->p < w->end && *w->p >= '0' && *w->p <= '9')) {
+          if (!number(w, &is_int, &v)) return false;
+        } else if (!value(w, AT_NONE)) {
+          return false;
+        }
+        if (p) {
+          w->usage->has_prompt = is_int;
+          w->usage->prompt = v;
+        } else {
+          w->usage->has_completion = is_int;
+          w->usage->completion = v;
+        }
+        return true;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  return value(w, next);
+}
+
+static bool object(rw *w, place where) {
+  if (++w->depth > DEPTH_MAX) return fail(w, WG_EINVAL);
+  w->p++;
+  ws(w);
+  if (at(w, '}')) {
+    w->p++;
+    w->depth--;
+    return true;
+  }
+  for (;;) {
+    if (!at(w, '"') || !string(w, &w->key)) return fail(w, WG_EINVAL);
+    ws(w);
+    if (!at(w, ':')) return fail(w, WG_EINVAL);
+    w->p++;
+    ws(w);
+    if (!member(w, where)) return false;
+    ws(w);
+    if (at(w, ',')) {
+      w->p++;
+      ws(w);
+      continue;
+    }
+    if (!at(w, '}')) return fail(w, WG_EINVAL);
+    w->p++;
+    w->depth--;
+    return true;
+  }
+}
+
+static bool array(rw *w, place where) {
+  if (++w->depth > DEPTH_MAX) return fail(w, WG_EINVAL);
+  w->p++;
+  ws(w);
+  if (at(w, ']')) {
+    w->p++;
+    w->depth--;
+    return true;
+  }
+  for (size_t i = 0;; i++) {
+    if (where == AT_CHOICES) w->choice = i;
+    if (!value(w, where == AT_CHOICES ? AT_CHOICE : AT_NONE)) return false;
+    ws(w);
+    if (at(w, ',')) {
+      w->p++;
+      ws(w);
+      continue;
+    }
+    if (!at(w, ']')) return fail(w, WG_EINVAL);
+    w->p++;
+    w->depth--;
+    return true;
+  }
+}
+
+static bool value(rw *w, place where) {
+  if (w->p >= w->end) return fail(w, WG_EINVAL);
+  bool is_int;
+  int64_t v;
+  switch (*w->p) {
+    case '{':
+      return object(w, where == AT_CHOICES ? AT_NONE : where);
+    case '[':
+      return array(w, where == AT_CHOICES ? where : AT_NONE);
+    case '"':
+      return string(w, NULL);
+    case 't':
+      return literal(w, "true", 4);
+    case 'f':
+      return literal(w, "false", 5);
+    case 'n':
+      return literal(w, "null", 4);
+    default:
+      return number(w, &is_int, &v);
+  }
+}
+
+wg_err srv_gw_answer_rewrite(const char *in, size_t n, const char *model,
+                             gw_answer_content_fn content, void *user,
+                             gw_answer_usage *usage, wg_buf *out) {
+  rw w = {.in = in, .p = in, .end = in + n, .model = model,
+          .content = content, .user = user, .usage = usage, .out = out};
+  memset(usage, 0, sizeof *usage);
+  wg_buf_init(&w.key, n);       /* a decoded key is no longer */
+  wg_buf_init(&w.text, n);
+  size_t mark = out->len;
+  ws(&w);
+  if (!at(&w, '{')) {
+    fail(&w, WG_EINVAL);
+  } else if (object(&w, AT_ROOT)) {
+    ws(&w);
+    if (w.p != w.end) {
+      fail(&w, WG_EINVAL);
+    } else if (wg_buf_append(out, in + w.copied, n - w.copied)) {
+      fail(&w, WG_ENOMEM);
+    }
+  }
+  wg_buf_free(&w.key);
+  wg_buf_free(&w.text);
+  if (w.err) {
+    out->len = mark;
+    if (out->data) out->data[mark] = 0;
+    memset(usage, 0, sizeof *usage);
+  }
+  return w.err;
+}
