@@ -21,16 +21,29 @@ void wg_buf_reset(wg_buf *b) {
   if (b->data) b->data[0] = 0;
 }
 
-wg_err wg_buf_append(wg_buf *b, const void *p, size_t n) {
+/* Room for n more bytes (and the NUL): doubling from 64. */
+static wg_err grow(wg_buf *b, size_t n) {
   if (n > b->max || b->len > b->max - n) return WG_ELIMIT;
   if (b->len + n + 1 > b->cap) {
     size_t cap = b->cap ? b->cap : 64;
     while (cap < b->len + n + 1) cap *= 2;
     uint8_t *d = wg_realloc_(b->data, b->cap, cap);
     if (!d) return WG_ENOMEM;
+    if (!b->data) d[0] = 0;
     b->data = d;
     b->cap = cap;
   }
+  return WG_OK;
+}
+
+wg_err wg_buf_reserve(wg_buf *b, size_t n) {
+  if (n > b->max - b->len) n = b->max - b->len;
+  return grow(b, n);
+}
+
+wg_err wg_buf_append(wg_buf *b, const void *p, size_t n) {
+  wg_err e = grow(b, n);
+  if (e) return e;
   if (n) memcpy(b->data + b->len, p, n);
   b->len += n;
   b->data[b->len] = 0;

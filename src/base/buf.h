@@ -22,6 +22,9 @@ void wg_buf_init(wg_buf *b, size_t max);
 void wg_buf_free(wg_buf *b);
 void wg_buf_reset(wg_buf *b);
 wg_err wg_buf_append(wg_buf *b, const void *p, size_t n);
+/* Room for n more bytes (at most up to the maximum) allocated now: one
+** allocation instead of a few doublings when the size is known ahead. */
+wg_err wg_buf_reserve(wg_buf *b, size_t n);
 wg_err wg_buf_printf(wg_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

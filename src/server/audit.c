@@ -123,6 +123,7 @@ static bool write_all(int fd, const void *p, size_t n) {
 void srv_audit_write(srv_audit *a, const srv_audit_entry *e) {
   wg_buf b;
   wg_buf_init(&b, AUDIT_LINE_MAX);
+  wg_buf_reserve(&b, 768 + (e->gateway ? strlen(e->gateway) : 0));
   build_body(&b, e);
   char tail[128], prev[65];
   pthread_mutex_lock(&a->lock);

@@ -436,6 +436,7 @@ static void gw_audit(gw_req *q, int status, const char *reason,
                      const ai_result *res, const char *violation) {
   wg_buf gb;
   wg_buf_init(&gb, 1u << 20);
+  wg_buf_reserve(&gb, 384 + q->audit_in.len + q->audit_out.len);
   wg_buf_append(&gb, "{\"model\":", 9);
   srv_json_str(&gb, q->model, strlen(q->model));
   wg_buf_append(&gb, ",\"deployment\":", 14);
@@ -767,6 +768,7 @@ static int on_data(void *user, const char *p, size_t n) {
   gw_req *q = user;
   if (!q->stream) {
     if (!q->ttft_ns) q->ttft_ns = srv_now_ns() - q->t0_ns;
+    if (!q->up.cap) wg_buf_reserve(&q->up, n < 1024 ? 1024 : n);
     return wg_buf_append(&q->up, p, n) == WG_OK ? AI_DATA_OK : AI_DATA_ABORT;
   }
   pthread_mutex_lock(&q->lock);
@@ -925,6 +927,7 @@ static wg_err answer_content(void *user, size_t choice, const char *text,
 static void reply_full(srv_req *r, gw_req *q) {
   gw_answer_usage u;
   wg_buf_reset(&r->resp);
+  wg_buf_reserve(&r->resp, q->up.len + 64);
   wg_err e = srv_gw_answer_rewrite(
       q->up.data ? (const char *)q->up.data : "", q->up.len, q->model,
       answer_content, q, &u, &r->resp);
@@ -1597,6 +1600,7 @@ void srv_h_chat(srv_req *r) {
   json_object_del(body, "model");
   wg_buf text;
   wg_buf_init(&text, GW_UP_MAX);
+  wg_buf_reserve(&text, r->body.len + 64);
   if (srv_json_dump(body, JSON_COMPACT | JSON_PRESERVE_ORDER, &text)) {
     wg_buf_free(&text);
     gw_unref(q);

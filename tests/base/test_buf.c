@@ -45,6 +45,34 @@ static void test_append_past_max(void **state) {
   wg_buf_free(&b);
 }
 
+static void test_reserve(void **state) {
+  wg_buf b;
+  wg_buf_init(&b, 1000);
+  assert_int_equal(wg_buf_reserve(&b, 300), WG_OK);
+  assert_int_equal(b.len, 0);
+  assert_string_equal((char *)b.data, "");       /* NUL-terminated */
+  size_t cap = b.cap;
+  assert_true(cap >= 301);
+  char chunk[30];
+  memset(chunk, 'x', sizeof chunk);
+  for (int i = 0; i < 10; i++) {
+    assert_int_equal(wg_buf_append(&b, chunk, sizeof chunk), WG_OK);
+  }
+  assert_int_equal(b.cap, cap);                  /* no growth on the way */
+  /* beyond the maximum: only up to it, and appending still stops there */
+  assert_int_equal(wg_buf_reserve(&b, SIZE_MAX), WG_OK);
+  assert_true(b.cap >= 1001 && b.cap <= 2048);
+  assert_int_equal(wg_buf_append(&b, chunk, 1000 - b.len), WG_OK);
+  assert_int_equal(wg_buf_append(&b, "y", 1), WG_ELIMIT);
+  wg_buf_free(&b);
+  wg_buf_init(&b, 100);
+  wg_alloc_fail_after(1);
+  assert_int_equal(wg_buf_reserve(&b, 50), WG_ENOMEM);
+  wg_alloc_fail_after(0);
+  assert_null(b.data);
+  wg_buf_free(&b);
+}
+
 static void test_printf(void **state) {
   wg_buf b;
   wg_buf_init(&b, 4096);
@@ -100,6 +128,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_append),
       cmocka_unit_test(test_append_past_max),
+      cmocka_unit_test(test_reserve),
       cmocka_unit_test(test_printf),
       cmocka_unit_test(test_printf_past_max),
       cmocka_unit_test(test_no_leak),
