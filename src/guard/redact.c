@@ -32,6 +32,7 @@ typedef struct rx {
   char name[48];
   pcre2_code *code;
   validator ok;
+  const char *needs;            /* a match holds one of these bytes */
 } rx;
 
 struct guard_redactor {
@@ -78,9 +79,13 @@ bool guard_iban_ok(const char *s, size_t n) {
   return rem == 1;
 }
 
+/* needs: bytes of which every match holds at least one (NULL: no such
+** set). It lets a complete text skip the patterns that cannot match it;
+** never a stream's pieces, where a match may still be coming. */
 static const struct {
   const char *name, *regex;
   validator ok;
+  const char *needs;
 } builtin[] = {
     {"SECRET",
      "(?<![A-Za-z0-9_-])(?:sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,200}"
@@ -89,41 +94,42 @@ static const struct {
      "|AIza[0-9A-Za-z_-]{35}|wg-[A-Za-z0-9_-]{43}"
      "|eyJ[A-Za-z0-9_-]{8,400}\\.eyJ[A-Za-z0-9_-]{8,1000}\\.[A-Za-z0-9_-]"
      "{8,400})(?![A-Za-z0-9_-])",
-     NULL},
+     NULL, NULL},
     {"EMAIL",
      "(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}"
      "(?:\\.[A-Za-z0-9-]{1,63}){0,8}\\.[A-Za-z]{2,24}(?![A-Za-z0-9-])",
-     NULL},
+     NULL, "@"},
     /* contiguous, or 4-4-4-(1..7) / 4-6-5 with one kind of separator */
     {"CARD",
      "(?<![0-9])(?:[0-9]{13,19}|[0-9]{4}([ -])[0-9]{4}\\1[0-9]{4}\\1"
      "[0-9]{1,7}|[0-9]{4}([ -])[0-9]{6}\\2[0-9]{5})(?![0-9])",
-     guard_luhn_ok},
+     guard_luhn_ok, "0123456789"},
     {"IBAN",
      "(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}"
      "(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])",
-     guard_iban_ok},
+     guard_iban_ok, "0123456789"},
     {"SSN",
      "(?<![0-9-])(?!000|666|9[0-9][0-9])[0-9]{3}-(?!00)[0-9]{2}-"
      "(?!0000)[0-9]{4}(?![0-9-])",
-     NULL},
+     NULL, "-"},
     {"PHONE",
      "(?<![0-9+])(?:\\+[0-9]{1,3}[ .-]?[0-9]{2,4}[ .-]?[0-9]{3,4}[ .-]?"
      "[0-9]{3,4}|(?:\\([0-9]{3}\\) ?|[0-9]{3}[ .-])[0-9]{3}[ .-][0-9]{4})"
      "(?![0-9])",
-     NULL},
+     NULL, "0123456789"},
     {"IPV4",
      "(?<![0-9.])(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}"
      "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?![0-9]|\\.[0-9])",
-     NULL},
+     NULL, "."},
 };
 
 #define NBUILTIN (sizeof builtin / sizeof builtin[0])
 
 static wg_err compile(rx *p, const char *name, const char *regex, validator ok,
-                      char *msg, size_t msgsize) {
+                      const char *needs, char *msg, size_t msgsize) {
   int ec;
   PCRE2_SIZE eo;
+  p->needs = needs;
   snprintf(p->name, sizeof p->name, "%s", name);
   for (char *c = p->name; *c; c++) {
     if (*c >= 'a' && *c <= 'z') *c = (char)(*c - 'a' + 'A');
@@ -157,10 +163,10 @@ wg_err guard_redactor_new(const guard_pattern *extra, size_t nextra,
   for (size_t i = 0; i < NBUILTIN + nextra && !e; i++) {
     if (i < NBUILTIN) {
       e = compile(&r->pats[i], builtin[i].name, builtin[i].regex,
-                  builtin[i].ok, msg, msgsize);
+                  builtin[i].ok, builtin[i].needs, msg, msgsize);
     } else {
       e = compile(&r->pats[i], extra[i - NBUILTIN].name,
-                  extra[i - NBUILTIN].regex, NULL, msg, msgsize);
+                  extra[i - NBUILTIN].regex, NULL, NULL, msg, msgsize);
     }
     r->n = i + 1;
   }
@@ -214,45 +220,89 @@ static int find_hit(const rx *p, pcre2_match_data *md, const char *s,
   return HIT_NONE;
 }
 
+/* A pattern's first hit at or after some position (find_hit). */
+typedef struct hit {
+  int kind;                     /* HIT_*; HIT_UNKNOWN: not searched yet */
+  size_t start, end;
+} hit;
+
+#define HIT_UNKNOWN (-2)
+#define HITS_ON_STACK 16
+
 /* Redacts s[from..n) into out, appending; stops at the first partial
-** match (when partial) and returns its start in *held (n when none). */
+** match (when partial) and returns its start in *held (n when none).
+**
+** Each pattern's first hit is kept between rounds: after a match is
+** replaced, only the patterns whose hit started inside it are searched
+** again (from its end). A kept hit that starts at or after the new
+** position is what a new search would find: nothing valid began between
+** the old position and it. */
 static wg_err scan(const guard_redactor *r, pcre2_match_data *md,
                    const char *s, size_t n, size_t from, bool partial,
                    wg_buf *out, uint32_t *hits, size_t *held) {
+  hit on_stack[HITS_ON_STACK];
+  hit *found = r->n <= HITS_ON_STACK ? on_stack : wg_new_array(hit, r->n);
+  if (!found) return WG_ENOMEM;
+  /* A complete text: the patterns that cannot match it are done. */
+  bool seen[256] = {false};
+  if (!partial) {
+    for (size_t i = from; i < n; i++) seen[(unsigned char)s[i]] = true;
+  }
+  for (size_t i = 0; i < r->n; i++) {
+    found[i].kind = HIT_UNKNOWN;
+    const char *need = r->pats[i].needs;
+    if (partial || !need) continue;
+    while (*need && !seen[(unsigned char)*need]) need++;
+    if (!*need) found[i].kind = HIT_NONE;
+  }
+  wg_err e = WG_OK;
   size_t pos = from;
   *held = n;
   while (pos < n) {
     int best = HIT_NONE;
     size_t bs = n, be = n, bi = 0;
     for (size_t i = 0; i < r->n; i++) {
-      size_t st, en;
-      int h = find_hit(&r->pats[i], md, s, n, pos, partial, &st, &en);
-      if (h == HIT_ERROR) return WG_EIO;
-      if (h == HIT_NONE) continue;
+      hit *f = &found[i];
+      if (f->kind == HIT_UNKNOWN || (f->kind != HIT_NONE && f->start < pos)) {
+        f->kind = find_hit(&r->pats[i], md, s, n, pos, partial, &f->start,
+                           &f->end);
+      }
+      if (f->kind == HIT_ERROR) {
+        e = WG_EIO;
+        goto out;
+      }
+      if (f->kind == HIT_NONE) continue;
       /* earliest start; at the same start a partial (it may grow) or the
       ** longer match wins */
-      if (best == HIT_NONE || st < bs ||
-          (st == bs && (h == HIT_PARTIAL || (best == HIT_FULL && en > be)))) {
-        best = h;
-        bs = st;
-        be = en;
+      if (best == HIT_NONE || f->start < bs ||
+          (f->start == bs &&
+           (f->kind == HIT_PARTIAL || (best == HIT_FULL && f->end > be)))) {
+        best = f->kind;
+        bs = f->start;
+        be = f->end;
         bi = i;
       }
     }
     if (best == HIT_NONE) break;
-    if (wg_buf_append(out, s + pos, bs - pos)) return WG_ENOMEM;
+    if (wg_buf_append(out, s + pos, bs - pos)) {
+      e = WG_ENOMEM;
+      goto out;
+    }
     if (best == HIT_PARTIAL) {
       *held = bs;
-      return WG_OK;
+      goto out;
     }
     if (wg_buf_printf(out, "[REDACTED:%s]", r->pats[bi].name)) {
-      return WG_ENOMEM;
+      e = WG_ENOMEM;
+      goto out;
     }
     if (hits) (*hits)++;
     pos = be;
   }
-  if (pos < n && wg_buf_append(out, s + pos, n - pos)) return WG_ENOMEM;
-  return WG_OK;
+  if (pos < n && wg_buf_append(out, s + pos, n - pos)) e = WG_ENOMEM;
+out:
+  if (found != on_stack) wg_free_array(found, r->n);
+  return e;
 }
 
 wg_err guard_redact(const guard_redactor *r, const char *s, size_t n,

@@ -51,6 +51,13 @@ static void test_kinds(void **st) {
         "token [REDACTED:SECRET] x");
   check("id EMP-123456", "id [REDACTED:EMPLOYEE]");
   check("nothing here, 42 apples", "nothing here, 42 apples");
+  /* many hits of several kinds in one text (the redactor keeps each
+  ** pattern's next hit between replacements) */
+  check("a@b.io, c@d.io;4111 1111 1111 1111 123-45-6789 10.0.0.1 10.0.0.2"
+        "(415) 555-0132 a@b.io EMP-123456x@y.zz 4111 1111 EMP-654321",
+        "[REDACTED:EMAIL], [REDACTED:EMAIL];[REDACTED:CARD] [REDACTED:SSN] "
+        "[REDACTED:IPV4] [REDACTED:IPV4](415) 555-0132 [REDACTED:EMAIL] "
+        "[REDACTED:EMAIL] 4111 1111 [REDACTED:EMPLOYEE]");
   check("", "");
 }
 
