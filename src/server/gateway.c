@@ -60,7 +60,7 @@
 #include "server/audit.h"
 #include "server/budget.h"
 #include "server/gateway.h"
-#include "server/gw_answer.h"
+#include "server/gw_json.h"
 #include "server/gw_format.h"
 #include "server/policy.h"
 #include "server/srv.h"
@@ -703,7 +703,7 @@ static bool on_event(void *user, const char *event, const char *data,
     return true;
   }
   json_error_t je;
-  json_t *j = json_loadb(data, len, 0, &je);
+  json_t *j = srv_json_loadb(data, len, 0, &je);
   if (!json_is_object(j)) {
     json_decref(j);
     q->bad_sse = true;
@@ -749,8 +749,7 @@ static bool on_event(void *user, const char *event, const char *data,
   wg_buf b;
   wg_buf_init(&b, 4u << 20);
   wg_buf_append(&b, "data: ", 6);
-  bool dumped = srv_json_dump(j, JSON_COMPACT | JSON_PRESERVE_ORDER, &b) ==
-                    WG_OK &&
+  bool dumped = srv_json_dump_compact(j, &b) == WG_OK &&
                 wg_buf_append(&b, "\n\n", 2) == WG_OK;
   json_decref(j);
   if (dumped) {
@@ -1499,9 +1498,9 @@ void srv_h_chat(srv_req *r) {
   struct srv_gw *g = r->s->gw;
   /* Not srv_body_object: U+0000 must reach the guardrails (reject/strip) */
   json_error_t je;
-  json_t *body = json_loadb(r->body.data ? (const char *)r->body.data : "",
-                            r->body.len, JSON_REJECT_DUPLICATES |
-                            JSON_ALLOW_NUL, &je);
+  json_t *body = srv_json_loadb(
+      r->body.data ? (const char *)r->body.data : "", r->body.len,
+      JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
   if (!body) {
     srv_fail(r, SRV_E_BAD_JSON, NULL, "We could not parse the JSON body of "
              "your request: %s (line %d, column %d)", je.text, je.line,
@@ -1601,7 +1600,7 @@ void srv_h_chat(srv_req *r) {
   wg_buf text;
   wg_buf_init(&text, GW_UP_MAX);
   wg_buf_reserve(&text, r->body.len + 64);
-  if (srv_json_dump(body, JSON_COMPACT | JSON_PRESERVE_ORDER, &text)) {
+  if (srv_json_dump_compact(body, &text)) {
     wg_buf_free(&text);
     gw_unref(q);
     srv_fail(r, SRV_E_INTERNAL, NULL, "out of memory");

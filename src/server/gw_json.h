@@ -1,7 +1,13 @@
 /*
-** The upstream's complete (non-streamed) chat.completion, rewritten for
-** the client in one pass over its text, without a parse tree
-** (gw_answer.c): the text is checked to be one valid JSON object, and
+** The gateway's JSON on its hot path, read in one pass by its own lexer
+** (gw_json.c), which takes exactly what jansson's json_loadb takes.
+**
+** srv_json_loadb: json_loadb with a faster lexer (the same tree);
+** srv_json_dump_compact: json_dump's compact text, faster.
+**
+** srv_gw_answer_rewrite: the upstream's complete (non-streamed)
+** chat.completion, rewritten for the client without a parse tree: the
+** text is checked to be one valid JSON object, and
 ** the bytes are copied as they are except for
 **   - the top-level "model", whose value becomes the public model name;
 **   - each choices[i].message.content string, which the caller replaces
@@ -13,15 +19,33 @@
 ** does there (the last one), except that every occurrence of a rewritten
 ** value is rewritten.
 */
-#ifndef WG_SERVER_GW_ANSWER_H
-#define WG_SERVER_GW_ANSWER_H
+#ifndef WG_SERVER_GW_JSON_H
+#define WG_SERVER_GW_JSON_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "base/buf.h"
 #include "wasmgate/error.h"
+
+/* json_loadb(in, n, flags, err) for flags made of JSON_REJECT_DUPLICATES
+** and JSON_ALLOW_NUL: the same tree, built by this lexer. What it does not
+** take (invalid text, a NUL in a key, other flags) goes to json_loadb
+** itself, so the verdict and the error text are always jansson's. */
+json_t *srv_json_loadb(const char *in, size_t n, size_t flags,
+                       json_error_t *err);
+
+/* json_dump_callback(j, ..., JSON_COMPACT | JSON_PRESERVE_ORDER) into
+** out (appended), byte for byte, without jansson's per-token callback.
+** WG_ENOMEM (out then as it was). */
+wg_err srv_json_dump_compact(const json_t *j, wg_buf *out);
+
+/* The lexer's own verdict (no fallback): NULL when it does not take the
+** text. For the tests. */
+json_t *srv_json_build(const char *in, size_t n, size_t flags);
 
 /* One content string: text[0..n) decoded (valid UTF-8, no U+0000), raw
 ** the string as it was sent (quotes included). Appends the replacement

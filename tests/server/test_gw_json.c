@@ -1,8 +1,8 @@
-/* The upstream answer's one-pass rewrite (src/server/gw_answer.c): what is
-** replaced and what is kept byte for byte, the usage read, every way the
-** text can be invalid, and - against jansson, whose json_loadb it stands
-** in for - the same verdict and the same values on thousands of mutated
-** answers. */
+/* The gateway's one-pass JSON (src/server/gw_json.c). The answer rewrite:
+** what is replaced and what is kept byte for byte, the usage read, every
+** way the text can be invalid. The tree builder: the same trees as
+** json_loadb. And - against jansson, whose json_loadb both stand in for -
+** the same verdict and the same values on thousands of mutated texts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,9 +10,10 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "server/gw_answer.h"
+#include "server/gw_json.h"
 #include "server/srv.h"
 
 /* The callback: records each content and its choice, replaces it by
@@ -282,6 +283,10 @@ static void test_depth_limit(void **state) {
   assert_non_null(j);
   json_decref(j);
   assert_null(json_loads(deep, 0, NULL));
+  j = srv_json_build(ok, strlen(ok), 0);            /* the builder too */
+  assert_non_null(j);
+  json_decref(j);
+  assert_null(srv_json_build(deep, strlen(deep), 0));
   test_free(ok);
   test_free(deep);
   wg_buf_free(&out);
@@ -427,6 +432,179 @@ static void test_same_verdict_as_jansson(void **state) {
   assert_true(agreed_ok > 300 && agreed_bad > 300);
 }
 
+/* ------------------------------------------------------------------ */
+/* The tree builder                                                    */
+
+/* Both trees, dumped in order (types and key order count). */
+static void assert_same_tree(json_t *a, json_t *b, const char *in) {
+  size_t f = JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY;
+  char *da = json_dumps(a, f), *db = json_dumps(b, f);
+  if (!da || !db || strcmp(da, db) || !json_equal(a, b)) {
+    fail_msg("different trees for %s: %s / %s", in, da ? da : "-",
+             db ? db : "-");
+  }
+  free(da);
+  free(db);
+}
+
+/* srv_json_dump_compact gives jansson's compact dump byte for byte. */
+static void assert_same_dump(const json_t *j) {
+  char *want = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
+                             JSON_ENCODE_ANY);
+  wg_buf got;
+  wg_buf_init(&got, 1 << 20);
+  assert_int_equal(srv_json_dump_compact(j, &got), WG_OK);
+  if (!want || strcmp(want, got.data ? (const char *)got.data : "")) {
+    fail_msg("dump differs: %s / %s", want ? want : "-",
+             got.data ? (const char *)got.data : "");
+  }
+  free(want);
+  wg_buf_free(&got);
+}
+
+static void test_compact_dump_is_janssons(void **state) {
+  (void)state;
+  static const double reals[] = {
+      0.7, 1.0, -0.0, 0.0, 1e300, -1e-7, 5e-324, 123456789.0, 1e21, 1e22,
+      0.1, 3.14159, 2.5e-5, 1.7976931348623157e308, 100.0, -12.5e10};
+  json_t *a = json_array();
+  for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) {
+    json_t *one = json_real(reals[i]);
+    assert_same_dump(one);
+    json_array_append_new(a, one);
+  }
+  json_array_append_new(a, json_integer(INT64_MIN));
+  json_array_append_new(a, json_integer(INT64_MAX));
+  json_array_append_new(a, json_stringn("a\0b\x01\x1f\x7f\"\\/\b\f\n\r\t"
+                                        "\xc3\xa9\xf0\x9f\x98\x80", 20));
+  json_t *o = json_pack("{s{}s[]sbsbsn}", "o", "a", "t", 1, "f", 0, "n");
+  json_object_set_new(o, "k\ney\"", a);
+  json_object_set_new(o, "z", json_string("last"));
+  assert_same_dump(o);
+  json_decref(o);
+  wg_buf b;
+  wg_buf_init(&b, 4);                              /* too small */
+  wg_buf_append(&b, "ab", 2);
+  json_t *big = json_string("0123456789");
+  assert_int_equal(srv_json_dump_compact(big, &b), WG_ENOMEM);
+  assert_string_equal((const char *)b.data, "ab");
+  json_decref(big);
+  wg_buf_free(&b);
+}
+
+static void test_builder_makes_jansson_trees(void **state) {
+  (void)state;
+  static const char *const good[] = {
+      "{}", "[]", " {\"a\" : [1, -0, 2.5, -1e-3, 1E+2, 1e-999, true, false, "
+      "null, \"x\"], \"b\":{\"c\":{}}}\n",
+      "{\"s\":\"\\u00e9\\ud83d\\ude00\\n\\t\\/\\\\\\\"\xc3\xa9\"}",
+      "{\"big\":9223372036854775807,\"small\":-9223372036854775808,"
+      "\"r\":0.1000000000000000055511151231257827021181583404541015625}",
+      "{\"z\":1,\"a\":2,\"m\":3}",
+      "[[[[[[[[[[\"deep\"]]]]]]]]]]",
+      "{\"dup\":1,\"dup\":[2]}",
+      "{\"nul\":\"a\\u0000b\"}",
+  };
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    for (int k = 0; k < 2; k++) {
+      size_t fl = k ? JSON_ALLOW_NUL : 0;
+      json_t *want = json_loadb(good[i], strlen(good[i]), fl, NULL);
+      json_t *got = srv_json_build(good[i], strlen(good[i]), fl);
+      if (!want) {
+        assert_null(got);
+        continue;
+      }
+      if (!got) fail_msg("not taken (flags %zu): %s", fl, good[i]);
+      assert_same_tree(got, want, good[i]);
+      json_decref(want);
+      json_decref(got);
+    }
+  }
+  /* a duplicate key under JSON_REJECT_DUPLICATES, a NUL in a key, other
+  ** flags: not taken, and srv_json_loadb then answers as jansson */
+  static const struct {
+    const char *in;
+    size_t flags;
+  } refused[] = {
+      {"{\"a\":1,\"a\":2}", JSON_REJECT_DUPLICATES},
+      {"{\"a\\u0000\":1}", JSON_ALLOW_NUL},
+      {"{\"a\":1}", JSON_DECODE_ANY},
+      {"{\"a\":\"\\u0000\"}", 0},
+      {"\"top\"", 0},
+  };
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+    const char *in = refused[i].in;
+    assert_null(srv_json_build(in, strlen(in), refused[i].flags));
+    json_error_t e1, e2;
+    json_t *a = srv_json_loadb(in, strlen(in), refused[i].flags, &e1);
+    json_t *b = json_loadb(in, strlen(in), refused[i].flags, &e2);
+    assert_int_equal(a != NULL, b != NULL);
+    if (a) assert_same_tree(a, b, in);
+    else assert_string_equal(e1.text, e2.text);
+    json_decref(a);
+    json_decref(b);
+  }
+}
+
+static void test_builder_same_verdict_as_jansson(void **state) {
+  (void)state;
+  static const char seed[] =
+      "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":"
+      "\"Be brief.\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+      "\"text\":\"hi \\u00e9\\ud83d\\ude00 \\u0000 a@b.io\"}]}],\"max_tokens\""
+      ":32,\"temperature\":0.7,\"stream\":false,\"stop\":null,\"x\":-1.5e3}";
+  static const char alphabet[] = "{}[]\":,\\u0123456789abcdefABCDEF"
+                                 "eE+-.tnrfl \t\n\x01\x80\xc3\xa9\xed\xff";
+  static const size_t flag_sets[] = {0, JSON_ALLOW_NUL,
+                                      JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL};
+  char buf[600];
+  unsigned taken = 0, refused = 0;
+  for (int round = 0; round < 6000; round++) {
+    size_t n = sizeof seed - 1;
+    memcpy(buf, seed, n);
+    int edits = 1 + (int)(rnd() % 3);
+    for (int e = 0; e < edits; e++) {
+      size_t at = rnd() % n;
+      char c = alphabet[rnd() % (sizeof alphabet - 1)];
+      switch (rnd() % 3) {
+        case 0:
+          buf[at] = c;
+          break;
+        case 1:
+          if (n + 1 < sizeof buf) {
+            memmove(buf + at + 1, buf + at, n - at);
+            buf[at] = c;
+            n++;
+          }
+          break;
+        default:
+          if (n > 1) {
+            memmove(buf + at, buf + at + 1, n - at - 1);
+            n--;
+          }
+      }
+    }
+    size_t fl = flag_sets[round % 3];
+    json_t *want = json_loadb(buf, n, fl, NULL);
+    json_t *got = srv_json_build(buf, n, fl);
+    if ((want != NULL) != (got != NULL)) {
+      fail_msg("round %d (flags %zu): jansson %s, builder %s: %.*s", round,
+               fl, want ? "accepts" : "rejects",
+               got ? "accepts" : "rejects", (int)n, buf);
+    }
+    if (want) {
+      assert_same_tree(got, want, "a mutant");
+      assert_same_dump(got);
+      taken++;
+    } else {
+      refused++;
+    }
+    json_decref(want);
+    json_decref(got);
+  }
+  assert_true(taken > 300 && refused > 300);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rewrites_model_and_contents_only),
@@ -439,6 +617,9 @@ int main(void) {
       cmocka_unit_test(test_depth_limit),
       cmocka_unit_test(test_callback_error_stops_it),
       cmocka_unit_test(test_same_verdict_as_jansson),
+      cmocka_unit_test(test_builder_makes_jansson_trees),
+      cmocka_unit_test(test_compact_dump_is_janssons),
+      cmocka_unit_test(test_builder_same_verdict_as_jansson),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
