@@ -3,7 +3,8 @@
 #   1. tools/setup.sh                    Debian packages
 #   2. build/       RelWithDebInfo       build + ctest
 #   3. build-asan/  -DWG_SANITIZE=ON     build + ctest under ASan+UBSan
-#   4. build-fuzz/  clang, -DWG_FUZZ=ON  fuzz_module for $WG_FUZZ_SECONDS (60)
+#   4. build-fuzz/  clang, -DWG_FUZZ=ON  fuzz_module and fuzz_gw_json for
+#                   $WG_FUZZ_SECONDS (60) each
 # Every stage runs even if an earlier one failed; exits non-zero if any did.
 # Usage: bash tools/test.sh
 set -uo pipefail
@@ -89,8 +90,32 @@ aot_cache=(-DWG_AOT_TEST_CACHE="$root/build-aot-cache")
 build_and_test build -DCMAKE_BUILD_TYPE=RelWithDebInfo "${aot_cache[@]}"
 build_and_test build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWG_SANITIZE=ON "${aot_cache[@]}"
 
-# Fuzz smoke run: libFuzzer exits non-zero on a crash, leak, timeout or OOM
-# and writes the input to build-fuzz/artifacts/.
+# Fuzz smoke runs: libFuzzer exits non-zero on a crash, leak, timeout or
+# OOM and writes the input to build-fuzz/artifacts/.
+# fuzz_one DIR TARGET SEEDS...: runs TARGET for $fuzz_seconds on a copy of
+# the seed files.
+fuzz_one() {
+  local dir=$1 target=$2
+  shift 2
+  stage "$dir: $target for ${fuzz_seconds}s"
+  rm -rf "$dir/corpus_$target"
+  mkdir -p "$dir/corpus_$target" "$dir/artifacts"
+  cp "$@" "$dir/corpus_$target/"
+  local log="$dir/$target.log"
+  "$dir/tests/fuzz/$target" -max_total_time="$fuzz_seconds" \
+    -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+    -artifact_prefix="$dir/artifacts/" "$dir/corpus_$target/" >"$log" 2>&1
+  local rc=$?
+  tail -n 40 "$log"
+  if ((rc != 0)); then
+    fail_stage "$dir" "$target (rc=$rc, see $log and $dir/artifacts/)"
+    return 1
+  fi
+  local runs
+  runs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$')
+  summary+=("$dir: $target ok, ${runs:-?} runs in ${fuzz_seconds}s")
+}
+
 fuzz() {
   local dir=build-fuzz
   # CC only counts at the first configure: start afresh if not clang.
@@ -101,25 +126,10 @@ fuzz() {
   CC=clang configure "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWG_FUZZ=ON -DWG_TESTS=OFF \
     -DWG_SANITIZE=ON || return 1
   stage "$dir: build"
-  cmake --build "$dir" -j "$(nproc)" --target fuzz_module fuzz_corpus ||
+  cmake --build "$dir" -j "$(nproc)" --target fuzz_module fuzz_corpus fuzz_gw_json ||
     { fail_stage "$dir" build; return 1; }
-  stage "$dir: fuzz_module for ${fuzz_seconds}s"
-  rm -rf "$dir/corpus_copy"
-  mkdir -p "$dir/corpus_copy" "$dir/artifacts"
-  cp "$dir"/tests/fuzz/corpus/*.wasm "$dir/corpus_copy/"
-  local log="$dir/fuzz.log"
-  "$dir/tests/fuzz/fuzz_module" -max_total_time="$fuzz_seconds" \
-    -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
-    -artifact_prefix="$dir/artifacts/" "$dir/corpus_copy/" >"$log" 2>&1
-  local rc=$?
-  tail -n 40 "$log"
-  if ((rc != 0)); then
-    fail_stage "$dir" "fuzz_module (rc=$rc, see $log and $dir/artifacts/)"
-    return 1
-  fi
-  local runs
-  runs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$')
-  summary+=("$dir: fuzz_module ok, ${runs:-?} runs in ${fuzz_seconds}s")
+  fuzz_one "$dir" fuzz_module "$dir"/tests/fuzz/corpus/*.wasm
+  fuzz_one "$dir" fuzz_gw_json "$root"/tests/fuzz/json_seeds/*
 }
 fuzz
 

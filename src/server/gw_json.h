@@ -1,23 +1,24 @@
 /*
 ** The gateway's JSON on its hot path, read in one pass by its own lexer
-** (gw_json.c), which takes exactly what jansson's json_loadb takes.
+** (gw_json.c). It takes what jansson's json_loadb takes (strict RFC 8259,
+** UTF-8 only, integers in int64, finite reals, depth at most 2048), with
+** one exception: a raw NUL byte is refused wherever it is, where jansson
+** skips one after a number ("[1\0]" is [1] to it).
 **
 ** srv_json_loadb: json_loadb with a faster lexer (the same tree);
 ** srv_json_dump_compact: json_dump's compact text, faster.
 **
 ** srv_gw_answer_rewrite: the upstream's complete (non-streamed)
 ** chat.completion, rewritten for the client without a parse tree: the
-** text is checked to be one valid JSON object, and
-** the bytes are copied as they are except for
+** text is checked to be one valid JSON object (as json_loadb with no
+** flags: no U+0000 in strings), and the bytes are copied as they are
+** except for
 **   - the top-level "model", whose value becomes the public model name;
 **   - each choices[i].message.content string, which the caller replaces
 **     (redaction) from its decoded text.
 ** Along the way the top-level usage.prompt_tokens / completion_tokens
-** are read. The JSON accepted is what jansson's json_loadb accepts with no
-** flags (strict RFC 8259, UTF-8 only, no U+0000 in strings, integers in
-** int64, finite reals, depth at most 2048); a duplicate key counts as it
-** does there (the last one), except that every occurrence of a rewritten
-** value is rewritten.
+** are read. A duplicate key counts as it does in jansson (the last one),
+** except that every occurrence of a rewritten value is rewritten.
 */
 #ifndef WG_SERVER_GW_JSON_H
 #define WG_SERVER_GW_JSON_H
