@@ -60,8 +60,8 @@
 #include "server/audit.h"
 #include "server/budget.h"
 #include "server/gateway.h"
-#include "server/gw_json.h"
 #include "server/gw_format.h"
+#include "server/gw_json.h"
 #include "server/policy.h"
 #include "server/srv.h"
 
@@ -896,7 +896,6 @@ static void session_save(gw_req *q) {
   json_decref(all);
 }
 
-/* A complete non-streamed answer: redact, count, reply. */
 /* One content string of the answer (srv_gw_answer_rewrite): audited,
 ** kept for the session (choice 0) and sent redacted. */
 static wg_err answer_content(void *user, size_t choice, const char *text,
@@ -923,6 +922,7 @@ static wg_err answer_content(void *user, size_t choice, const char *text,
   return e;
 }
 
+/* A complete non-streamed answer: redact, count, reply. */
 static void reply_full(srv_req *r, gw_req *q) {
   gw_answer_usage u;
   wg_buf_reset(&r->resp);

@@ -231,7 +231,8 @@ static bool literal(rw *w, const char *word, size_t n) {
   return true;
 }
 
-/* Sends in[copied..from) out, then the replacement comes; copied = to. */
+/* Sends in[copied..from) out: the bytes before a value being replaced
+** (the caller appends the replacement and moves copied past the value). */
 static bool splice_to(rw *w, const char *from) {
   size_t a = (size_t)(from - w->in);
   if (wg_buf_append(w->out, w->in + w->copied, a - w->copied)) {
