@@ -241,6 +241,40 @@ static bool splice_to(rw *w, const char *from) {
   return true;
 }
 
+/* Containers, for both parsers: enter at the opening byte; leave (true)
+** at the closing one; comma (true) when another item follows. */
+static bool enter(rw *w) {
+  if (++w->depth > DEPTH_MAX) return fail(w, WG_EINVAL);
+  w->p++;
+  ws(w);
+  return true;
+}
+
+static bool leave(rw *w, char close) {
+  if (!at(w, close)) return false;
+  w->p++;
+  w->depth--;
+  return true;
+}
+
+static bool comma(rw *w) {
+  ws(w);
+  if (!at(w, ',')) return false;
+  w->p++;
+  ws(w);
+  return true;
+}
+
+/* A member's key and its colon, the key decoded into w->key. */
+static bool key(rw *w) {
+  if (!at(w, '"') || !string(w, &w->key)) return fail(w, WG_EINVAL);
+  ws(w);
+  if (!at(w, ':')) return fail(w, WG_EINVAL);
+  w->p++;
+  ws(w);
+  return true;
+}
+
 static bool value(rw *w, place where);
 
 static bool key_is(const rw *w, const char *k) {
@@ -312,57 +346,23 @@ static bool member(rw *w, place where) {
 }
 
 static bool object(rw *w, place where) {
-  if (++w->depth > DEPTH_MAX) return fail(w, WG_EINVAL);
-  w->p++;
-  ws(w);
-  if (at(w, '}')) {
-    w->p++;
-    w->depth--;
-    return true;
-  }
-  for (;;) {
-    if (!at(w, '"') || !string(w, &w->key)) return fail(w, WG_EINVAL);
-    ws(w);
-    if (!at(w, ':')) return fail(w, WG_EINVAL);
-    w->p++;
-    ws(w);
-    if (!member(w, where)) return false;
-    ws(w);
-    if (at(w, ',')) {
-      w->p++;
-      ws(w);
-      continue;
-    }
-    if (!at(w, '}')) return fail(w, WG_EINVAL);
-    w->p++;
-    w->depth--;
-    return true;
-  }
+  if (!enter(w)) return false;
+  if (leave(w, '}')) return true;
+  do {
+    if (!key(w) || !member(w, where)) return false;
+  } while (comma(w));
+  return leave(w, '}') || fail(w, WG_EINVAL);
 }
 
 static bool array(rw *w, place where) {
-  if (++w->depth > DEPTH_MAX) return fail(w, WG_EINVAL);
-  w->p++;
-  ws(w);
-  if (at(w, ']')) {
-    w->p++;
-    w->depth--;
-    return true;
-  }
-  for (size_t i = 0;; i++) {
-    if (where == AT_CHOICES) w->choice = i;
+  if (!enter(w)) return false;
+  if (leave(w, ']')) return true;
+  size_t i = 0;
+  do {
+    if (where == AT_CHOICES) w->choice = i++;
     if (!value(w, where == AT_CHOICES ? AT_CHOICE : AT_NONE)) return false;
-    ws(w);
-    if (at(w, ',')) {
-      w->p++;
-      ws(w);
-      continue;
-    }
-    if (!at(w, ']')) return fail(w, WG_EINVAL);
-    w->p++;
-    w->depth--;
-    return true;
-  }
+  } while (comma(w));
+  return leave(w, ']') || fail(w, WG_EINVAL);
 }
 
 static bool value(rw *w, place where) {
@@ -425,92 +425,57 @@ wg_err srv_gw_answer_rewrite(const char *in, size_t n, const char *model,
 
 static json_t *build(rw *w);
 
+/* One member into o: its key (no NUL in it: jansson takes none) and
+** value. */
+static bool build_member(rw *w, json_t *o) {
+  if (!key(w)) return false;
+  const char *k = w->key.data ? (const char *)w->key.data : "";
+  size_t kn = w->key.len + 1;
+  if (memchr(k, 0, kn - 1)) return fail(w, WG_EINVAL);
+  /* the value may reuse w->key: the key is copied first */
+  char small[64];
+  char *kc = kn <= sizeof small ? small : wg_realloc_(NULL, 0, kn);
+  if (!kc) return fail(w, WG_ENOMEM);
+  memcpy(kc, k, kn);
+  json_t *v = NULL;
+  bool ok = !(w->reject_dups && json_object_get(o, kc)) &&
+            (v = build(w)) != NULL &&
+            json_object_set_new_nocheck(o, kc, v) == 0;
+  if (kc != small) wg_free(kc, kn);
+  return ok || fail(w, v ? WG_ENOMEM : WG_EINVAL);
+}
+
 static json_t *build_object(rw *w) {
-  json_t *o = ++w->depth > DEPTH_MAX ? NULL : json_object();
+  json_t *o = enter(w) ? json_object() : NULL;
   if (!o) {
-    fail(w, WG_EINVAL);
+    fail(w, WG_ENOMEM);
     return NULL;
   }
-  w->p++;
-  ws(w);
-  if (at(w, '}')) {
-    w->p++;
-    w->depth--;
-    return o;
-  }
-  for (;;) {
-    if (!at(w, '"') || !string(w, &w->key)) break;
-    /* jansson takes no NUL in a key; the value may reuse w->key */
-    const char *k = w->key.data ? (const char *)w->key.data : "";
-    if (memchr(k, 0, w->key.len)) break;
-    char small[64];
-    size_t kn = w->key.len + 1;
-    char *key = kn <= sizeof small ? small : wg_realloc_(NULL, 0, kn);
-    if (!key) {
-      fail(w, WG_ENOMEM);
-      break;
-    }
-    memcpy(key, k, kn);
-    ws(w);
-    bool ok = at(w, ':');
-    json_t *v = NULL;
-    if (ok) {
-      w->p++;
-      ws(w);
-      ok = !(w->reject_dups && json_object_get(o, key)) &&
-           (v = build(w)) != NULL &&
-           json_object_set_new_nocheck(o, key, v) == 0;
-      if (!ok && v) fail(w, WG_ENOMEM);
-    }
-    if (key != small) wg_free(key, kn);
-    if (!ok) break;
-    ws(w);
-    if (at(w, ',')) {
-      w->p++;
-      ws(w);
-      continue;
-    }
-    if (!at(w, '}')) break;
-    w->p++;
-    w->depth--;
-    return o;
-  }
+  if (leave(w, '}')) return o;
+  do {
+    if (!build_member(w, o)) break;
+  } while (comma(w));
+  if (!w->err && leave(w, '}')) return o;
   fail(w, WG_EINVAL);
   json_decref(o);
   return NULL;
 }
 
 static json_t *build_array(rw *w) {
-  json_t *a = ++w->depth > DEPTH_MAX ? NULL : json_array();
+  json_t *a = enter(w) ? json_array() : NULL;
   if (!a) {
-    fail(w, WG_EINVAL);
+    fail(w, WG_ENOMEM);
     return NULL;
   }
-  w->p++;
-  ws(w);
-  if (at(w, ']')) {
-    w->p++;
-    w->depth--;
-    return a;
-  }
-  for (;;) {
+  if (leave(w, ']')) return a;
+  do {
     json_t *v = build(w);
-    if (!v) break;
-    if (json_array_append_new(a, v)) {
-      fail(w, WG_ENOMEM);
+    if (!v || json_array_append_new(a, v)) {
+      fail(w, v ? WG_ENOMEM : WG_EINVAL);
       break;
     }
-    ws(w);
-    if (at(w, ',')) {
-      w->p++;
-      ws(w);
-      continue;
-    }
-    if (!at(w, ']')) break;
-    w->p++;
-    w->depth--;
-    return a;
-  }
+  } while (comma(w));
+  if (!w->err && leave(w, ']')) return a;
   fail(w, WG_EINVAL);
   json_decref(a);
   return NULL;

@@ -40,17 +40,27 @@ static wg_err fake_counter_add(wg_db *db, const char *tenant, const char *name,
   return WG_OK;
 }
 
-static void test_tokens_being_flushed_still_count(void **state) {
-  (void)state;
-  static wg_db_ops ops;
-  ops.counter_add = fake_counter_add;
-  wg_db db = {&ops};
-  static srv s;
+static wg_db_ops ops = {.counter_add = fake_counter_add};
+static wg_db db = {&ops};
+static srv s;
+
+/* A server with only the fake store and the budget (its flusher running),
+** the store emptied. */
+static void start(void) {
   memset(&s, 0, sizeof s);
   s.db = &db;
+  pthread_mutex_lock(&fake.lock);
+  fake.value = 0;
+  fake.hold = false;
+  pthread_mutex_unlock(&fake.lock);
   wg_error err;
   wg_error_clear(&err);
   assert_int_equal(srv_budget_start(&s, &err), WG_OK);
+}
+
+static void test_tokens_being_flushed_still_count(void **state) {
+  (void)state;
+  start();
   int64_t day = srv_budget_day(srv_time_ms());
   pthread_mutex_lock(&fake.lock);
   fake.hold = true;
@@ -80,19 +90,7 @@ static void wait_value(int64_t v) {
 
 static void test_idle_flusher_wakes_for_spend(void **state) {
   (void)state;
-  static wg_db_ops ops;
-  ops.counter_add = fake_counter_add;
-  wg_db db = {&ops};
-  static srv s;
-  memset(&s, 0, sizeof s);
-  s.db = &db;
-  pthread_mutex_lock(&fake.lock);
-  fake.value = 0;
-  fake.hold = false;
-  pthread_mutex_unlock(&fake.lock);
-  wg_error err;
-  wg_error_clear(&err);
-  assert_int_equal(srv_budget_start(&s, &err), WG_OK);
+  start();
   int64_t day = srv_budget_day(srv_time_ms());
   assert_int_equal(srv_budget_take(&s, "t", day, 10, -1), WG_OK);
   wait_value(10);

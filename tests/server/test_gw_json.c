@@ -62,6 +62,13 @@ static wg_err rewrite(const char *in, size_t n, seen *s, gw_answer_usage *u,
   return srv_gw_answer_rewrite(in, n, "public", upper, s, u, out);
 }
 
+/* rewrite() of in into a new buffer, with nothing seen yet. */
+static wg_err run(const char *in, seen *s, gw_answer_usage *u, wg_buf *out) {
+  memset(s, 0, sizeof *s);
+  wg_buf_init(out, 1 << 20);
+  return rewrite(in, strlen(in), s, u, out);
+}
+
 static void test_rewrites_model_and_contents_only(void **state) {
   (void)state;
   const char *in =
@@ -113,11 +120,10 @@ static void test_decodes_escapes_for_the_callback(void **state) {
   /* escaped key names count as the plain ones */
   const char *in = "{\"mod\\u0065l\":1,\"choices\":[{\"message\":{\"cont"
                    "ent\":\"\\ud83d\\ude00\\t\\/\\\\\\u00e9\"}}]}";
-  seen s = {0};
+  seen s;
   gw_answer_usage u;
   wg_buf out;
-  wg_buf_init(&out, 1 << 20);
-  assert_int_equal(rewrite(in, strlen(in), &s, &u, &out), WG_OK);
+  assert_int_equal(run(in, &s, &u, &out), WG_OK);
   assert_int_equal(s.n, 1);
   assert_int_equal(s.lens[0], 9);
   assert_memory_equal(s.texts[0], "\xf0\x9f\x98\x80\t/\\\xc3\xa9", 9);
@@ -135,11 +141,10 @@ static void test_only_the_right_places_are_rewritten(void **state) {
       "}}},[{\"message\":{\"content\":\"e\"}}],{\"message\":{\"content\":["
       "\"f\"]}}],\"y\":{\"choices\":[{\"message\":{\"content\":\"g\"}}],"
       "\"model\":\"h\"}}";
-  seen s = {0};
+  seen s;
   gw_answer_usage u;
   wg_buf out;
-  wg_buf_init(&out, 1 << 20);
-  assert_int_equal(rewrite(in, strlen(in), &s, &u, &out), WG_OK);
+  assert_int_equal(run(in, &s, &u, &out), WG_OK);
   assert_int_equal(s.n, 0);
   assert_string_equal((const char *)out.data, in);
   wg_buf_free(&out);
@@ -155,11 +160,10 @@ static void test_duplicates(void **state) {
       "t\":\"x\",\"content\":\"y\"}}],\"usage\":{\"prompt_tokens\":1},"
       "\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":3,"
       "\"completion_tokens\":\"4\"}}";
-  seen s = {0};
+  seen s;
   gw_answer_usage u;
   wg_buf out;
-  wg_buf_init(&out, 1 << 20);
-  assert_int_equal(rewrite(in, strlen(in), &s, &u, &out), WG_OK);
+  assert_int_equal(run(in, &s, &u, &out), WG_OK);
   assert_int_equal(s.n, 2);
   assert_non_null(strstr((const char *)out.data,
                          "{\"model\":\"public\",\"model\":\"public\","));
