@@ -6,7 +6,7 @@ over a long run (a leak check: flat after warm-up).
 
   python3 bench/gateway/run.py [--build build] [--rates 500,1000,...]
                                [--seconds 5] [--rss-requests 1000000]
-                               [--cpu]
+                               [--cpu] [--instructions N]
 
 The gateway runs with auth (a tenant key), quotas (request and token
 limits, the daily budget in the store), guardrails, input and output PII
@@ -18,6 +18,11 @@ achieved with no errors. Prints a table and one JSON summary line.
 --cpu adds, per rate, the CPU time (user + system, from /proc) that the
 gateway and the upstream used per request during the gateway runs: a
 figure that holds up better than latency on a shared machine.
+
+--instructions N runs the gateway and the upstream under callgrind
+instead and prints the instructions a request of each (exact and
+repeatable, user space only): the figure to compare two builds by on a
+noisy machine.
 
 A second line per rate is a diagnostic, not the result: the p99 outside
 the machine's stall windows. A stall window is a 10 ms slot (by scheduled
@@ -112,9 +117,10 @@ class Bench:
         self.wasmgate = os.path.join(a.build, "src", "cli", "wasmgate")
         self.tmp = tempfile.mkdtemp(prefix="wg-gwbench-")
         self.procs = []
+        self.wrap = lambda name: []     # a command to run each server under
 
     def start(self):
-        up = subprocess.Popen([self.upstream_bin, "0"],
+        up = subprocess.Popen(self.wrap("upstream") + [self.upstream_bin, "0"],
                               stdout=subprocess.PIPE, text=True)
         self.procs.append(up)
         self.up_port = int(up.stdout.readline().split()[1])
@@ -138,7 +144,7 @@ gateway:
 """ % (self.a.http_threads, self.up_port, self.a.event_threads))
         env = dict(os.environ, WASMGATE_ADMIN_KEY=ADMIN)
         self.gw = subprocess.Popen(
-            [self.wasmgate, "serve", "--listen", "127.0.0.1:0",
+            self.wrap("wasmgate") + [self.wasmgate, "serve", "--listen", "127.0.0.1:0",
              "--data-dir", os.path.join(self.tmp, "data"), "--config", cfg],
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
             env=env)
@@ -256,6 +262,64 @@ gateway:
                 "growth_after_warmup_kb": end_kb - start_kb}
 
 
+def callgrind_total(path):
+    """The instruction count in a callgrind dump."""
+    with open(path) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    raise RuntimeError("no total in " + path)
+
+
+def instructions(a, n):
+    """Instructions a request, counted by callgrind (exact and repeatable,
+    whatever else the machine is doing): the gateway's, and the upstream's
+    as the baseline, both run under callgrind at a low rate."""
+    for tool in ("valgrind", "callgrind_control"):
+        if not shutil.which(tool):
+            sys.exit("--instructions needs %s (Debian package valgrind)" %
+                     tool)
+    b = Bench(a)
+    b.wrap = lambda name: [
+        "valgrind", "--tool=callgrind", "--log-file=%s/%s.vg" % (b.tmp, name),
+        "--callgrind-out-file=%s/%s.cg" % (b.tmp, name)]
+    rate = 200                  # what callgrind keeps up with
+
+    def measure(port, key=None):
+        for p in b.procs:
+            subprocess.run(["callgrind_control", "-z", str(p.pid)],
+                           check=True, capture_output=True)
+        b.load(port, rate, n, key)
+        counts = []
+        for p, name in zip(b.procs, ("upstream", "wasmgate")):
+            out = os.path.join(b.tmp, name + ".cg")
+            for old in [f for f in os.listdir(b.tmp)
+                        if f.startswith(name + ".cg")]:
+                os.remove(os.path.join(b.tmp, old))
+            subprocess.run(["callgrind_control", "-d", str(p.pid)],
+                           check=True, capture_output=True)
+            dumps = sorted(f for f in os.listdir(b.tmp)
+                           if f.startswith(name + ".cg"))
+            counts.append(callgrind_total(os.path.join(b.tmp, dumps[-1])))
+        return [c / n for c in counts]
+
+    try:
+        b.start()
+        b.load(b.gw_port, rate, 300, b.key)         # warm
+        up_gw, gw = measure(b.gw_port, b.key)
+        up_direct, _ = measure(b.up_port)
+        print("instructions a request (callgrind, %d requests at %d req/s): "
+              "gateway %.0fk; upstream %.1fk in the gateway runs, %.1fk "
+              "direct; gateway / upstream %.1fx" % (
+                  n, rate, gw / 1e3, up_gw / 1e3, up_direct / 1e3,
+                  gw / max(1.0, up_direct)), flush=True)
+        print(json.dumps({"instructions": {
+            "requests": n, "gateway": gw, "upstream_gateway_runs": up_gw,
+            "upstream_direct": up_direct}}))
+    finally:
+        b.stop()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
@@ -274,8 +338,13 @@ def main():
                          "the upstream")
     ap.add_argument("--rss-rate", type=int, default=0,
                     help="0: the highest sustained rate")
+    ap.add_argument("--instructions", type=int, default=0, metavar="N",
+                    help="instead: instructions a request of the gateway "
+                         "and the upstream over N requests (callgrind)")
     a = ap.parse_args()
     a.rates = [int(x) for x in a.rates.split(",")]
+    if a.instructions:
+        return instructions(a, a.instructions)
     b = Bench(a)
     try:
         b.start()
