@@ -28,7 +28,6 @@ struct srv_budget {
   budget_slot *slots;
   size_t n, cap;                /* cap: 0 or a power of two */
   bool dirty;                   /* some slot's pending may be non-zero */
-  bool idle;                    /* the flusher sleeps until dirty */
   bool stop, flusher_on;
   pthread_t flusher;
 };
@@ -39,14 +38,11 @@ static size_t hash(const char *k) {          /* FNV-1a */
   return (size_t)h;
 }
 
-/* Something to write: the flusher, if asleep with nothing to do, starts
-** its next period. Under b->lock. */
+/* Something to write: a flusher asleep with nothing to do (it waits only
+** while clean) starts its next period. Under b->lock. */
 static void mark_dirty(struct srv_budget *b) {
+  if (!b->dirty) pthread_cond_signal(&b->wake);
   b->dirty = true;
-  if (b->idle) {
-    b->idle = false;
-    pthread_cond_signal(&b->wake);
-  }
 }
 
 /* The slot of tenant (created when missing); NULL when out of memory.
@@ -177,9 +173,7 @@ static void *flusher(void *arg) {
   pthread_mutex_lock(&b->lock);
   while (!b->stop) {
     if (!b->dirty) {
-      b->idle = true;
       pthread_cond_wait(&b->wake, &b->lock);
-      b->idle = false;
       continue;
     }
     wg_cond_wait_ms(&b->wake, &b->lock, SRV_BUDGET_FLUSH_MS);

@@ -650,13 +650,21 @@ static void error_event(gw_req *q, const char *code, const char *msg) {
   wg_buf_free(&b);
 }
 
+/* The upstream's usage, as srv_gw_answer_rewrite reads it. */
+static void put_usage(gw_req *q, const gw_answer_usage *u) {
+  if (!u->object) return;
+  if (u->has_prompt) q->prompt_tokens = u->prompt;
+  if (u->has_completion) q->completion_tokens = u->completion;
+  q->usage_seen = u->has_prompt || u->has_completion;
+}
+
 static void take_usage(gw_req *q, json_t *usage) {
-  if (!json_is_object(usage)) return;
   json_t *p = json_object_get(usage, "prompt_tokens");
   json_t *c = json_object_get(usage, "completion_tokens");
-  if (json_is_integer(p)) q->prompt_tokens = json_integer_value(p);
-  if (json_is_integer(c)) q->completion_tokens = json_integer_value(c);
-  q->usage_seen = json_is_integer(p) || json_is_integer(c);
+  gw_answer_usage u = {json_is_object(usage), json_is_integer(p),
+                       json_is_integer(c), json_integer_value(p),
+                       json_integer_value(c)};
+  put_usage(q, &u);
 }
 
 /* Redacts one streamed content piece of choice idx; final: flush. The
@@ -749,7 +757,8 @@ static bool on_event(void *user, const char *event, const char *data,
   wg_buf b;
   wg_buf_init(&b, 4u << 20);
   wg_buf_append(&b, "data: ", 6);
-  bool dumped = srv_json_dump_compact(j, &b) == WG_OK &&
+  bool dumped = srv_json_dump(j, JSON_COMPACT | JSON_PRESERVE_ORDER, &b) ==
+                    WG_OK &&
                 wg_buf_append(&b, "\n\n", 2) == WG_OK;
   json_decref(j);
   if (dumped) {
@@ -948,11 +957,7 @@ static void reply_full(srv_req *r, gw_req *q) {
     srv_fail(r, SRV_E_INTERNAL, NULL, "out of memory");
     return;
   }
-  if (u.object) {
-    if (u.has_prompt) q->prompt_tokens = u.prompt;
-    if (u.has_completion) q->completion_tokens = u.completion;
-    q->usage_seen = u.has_prompt || u.has_completion;
-  }
+  put_usage(q, &u);
   r->status = 200;
   r->resp_type = "application/json";
   session_save(q);
@@ -1600,7 +1605,7 @@ void srv_h_chat(srv_req *r) {
   wg_buf text;
   wg_buf_init(&text, GW_UP_MAX);
   wg_buf_reserve(&text, r->body.len + 64);
-  if (srv_json_dump_compact(body, &text)) {
+  if (srv_json_dump(body, JSON_COMPACT | JSON_PRESERVE_ORDER, &text)) {
     wg_buf_free(&text);
     gw_unref(q);
     srv_fail(r, SRV_E_INTERNAL, NULL, "out of memory");

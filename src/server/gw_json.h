@@ -1,12 +1,14 @@
 /*
-** The gateway's JSON on its hot path, read in one pass by its own lexer
+** The server's JSON on its hot paths, read in one pass by its own lexer
 ** (gw_json.c). It takes what jansson's json_loadb takes (strict RFC 8259,
 ** UTF-8 only, integers in int64, finite reals, depth at most 2048), with
 ** one exception: a raw NUL byte is refused wherever it is, where jansson
 ** skips one after a number ("[1\0]" is [1] to it).
 **
-** srv_json_loadb: json_loadb with a faster lexer (the same tree);
-** srv_json_dump_compact: json_dump's compact text, faster.
+** srv_json_loadb: json_loadb with a faster lexer (the same tree), for
+** request bodies (srv_body_object, the chat request) and streamed chunks;
+** srv_json_dump_compact: json_dump's compact text, faster (what
+** srv_json_dump uses for JSON_COMPACT | JSON_PRESERVE_ORDER).
 **
 ** srv_gw_answer_rewrite: the upstream's complete (non-streamed)
 ** chat.completion, rewritten for the client without a parse tree: the

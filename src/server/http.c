@@ -32,6 +32,7 @@
 #include "base/alloc.h"
 #include "server/audit.h"
 #include "server/gateway.h"
+#include "server/gw_json.h"
 #include "server/metrics.h"
 #include "server/pool.h"
 #include "server/srv.h"
@@ -67,6 +68,10 @@ static int dump_cb(const char *buf, size_t size, void *data) {
 
 wg_err srv_json_dump(const json_t *j, size_t flags, wg_buf *out) {
   if (!j) return WG_ENOMEM;
+  /* The usual flags: the same bytes, without a callback per token. */
+  if (flags == (JSON_COMPACT | JSON_PRESERVE_ORDER)) {
+    return srv_json_dump_compact(j, out);
+  }
   return json_dump_callback(j, dump_cb, out, flags) == 0 ? WG_OK : WG_ENOMEM;
 }
 
@@ -114,8 +119,8 @@ void srv_fail(srv_req *r, srv_errcode e, const char *param, const char *fmt,
 json_t *srv_body_object(srv_req *r, bool empty_ok) {
   if (r->body.len == 0 && empty_ok) return json_object();
   json_error_t je;
-  json_t *j = json_loadb(r->body.data ? (const char *)r->body.data : "",
-                         r->body.len, JSON_REJECT_DUPLICATES, &je);
+  json_t *j = srv_json_loadb(r->body.data ? (const char *)r->body.data : "",
+                             r->body.len, JSON_REJECT_DUPLICATES, &je);
   if (!j) {
     srv_fail(r, SRV_E_BAD_JSON, NULL,
              "We could not parse the JSON body of your request: %s (line "
