@@ -71,6 +71,25 @@ typedef struct wg_exec_host {
   void *user;
 } wg_exec_host;
 
+/* Stopping a run from another thread (the server's client went away).
+** The caller makes one token per run and names it in wg_exec_request;
+** wg_exec_cancel_fire may be called from any thread at any time, any
+** number of times. A run in progress stops at its guest's next loop head
+** or call, or wakes from a WASI sleep, as at its deadline (a worker
+** process is killed and replaced); a run whose token fired before it
+** started stops before running guest code. Either way the result has
+** trap WG_TRAP_INTERRUPT, limit WG_LIMIT_NONE and cancelled set. A run
+** that finished first keeps its result. */
+typedef struct wg_exec_cancel wg_exec_cancel;
+
+/* NULL when out of memory or of file descriptors (the token holds an
+** eventfd, which a worker pool waits on). */
+wg_exec_cancel *wg_exec_cancel_new(void);
+void wg_exec_cancel_fire(wg_exec_cancel *c);
+bool wg_exec_cancel_fired(const wg_exec_cancel *c);
+/* No run may be using c. NULL is a no-op. */
+void wg_exec_cancel_free(wg_exec_cancel *c);
+
 typedef struct wg_exec_request {
   wg_module *module;          /* validated; the run takes its own reference */
   const char *function;       /* NULL: "_start" (WASI command) */
@@ -88,6 +107,7 @@ typedef struct wg_exec_request {
   size_t ninvoke_args;
   wg_exec_limits limits;
   const wg_exec_host *host;   /* NULL: WASI only */
+  wg_exec_cancel *cancel;     /* NULL: the run cannot be cancelled */
 } wg_exec_request;
 
 typedef struct wg_exec_result {
@@ -98,6 +118,7 @@ typedef struct wg_exec_result {
   wg_err trap;                /* WG_OK, a trap code, or a load/link error */
   char trap_message[256];
   wg_limit_kind limit;        /* the limit that ended the run, if any */
+  bool cancelled;             /* wg_exec_cancel_fire ended it */
   wg_val results[8];          /* results of an invoked function */
   size_t nresults;
   uint64_t fuel_used;

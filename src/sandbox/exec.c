@@ -122,6 +122,15 @@ wg_err wg_exec_run(const wg_exec_request *req, wg_exec_result *res) {
     return WG_EINVAL;
   }
 
+  if (wg_exec_cancel_fired(req->cancel)) {  /* no guest code at all */
+    res->exit_code = 1;
+    res->trap = WG_TRAP_INTERRUPT;
+    res->cancelled = true;
+    set_message(res, "cancelled");
+    res->out = copy_out(NULL, 0);
+    res->err = copy_out(NULL, 0);
+    return WG_OK;
+  }
   wg_wasi_preopen pre[64];
   if (req->ndirs > sizeof pre / sizeof *pre) {
     res->trap = WG_ELIMIT;
@@ -174,10 +183,12 @@ wg_err wg_exec_run(const wg_exec_request *req, wg_exec_result *res) {
   wgs_watch watch = {0};
   bool watching = false;
   uint64_t t0 = wgs_now_ns();
-  if (lim.timeout_ms) {
-    watch.deadline_ns = t0 + lim.timeout_ms * 1000000u;
+  if (lim.timeout_ms || req->cancel) {
+    watch.deadline_ns =
+        lim.timeout_ms ? t0 + lim.timeout_ms * 1000000u : UINT64_MAX;
     watch.store = s;
     watch.wasi = w;
+    watch.cancel = req->cancel;
     watching = wgs_watch_add(&watch) == WG_OK;
   }
   if (req->host) {
@@ -206,6 +217,12 @@ wg_err wg_exec_run(const wg_exec_request *req, wg_exec_result *res) {
   res->limit = classify(e, timed_out, s, wasi_limits);
   if (res->limit == WG_LIMIT_TIMEOUT && e == WG_TRAP_INTERRUPT)
     set_message(res, "wall-clock timeout");
+  if (wg_is_trap(e) && !timed_out && wg_exec_cancel_fired(req->cancel)) {
+    res->trap = WG_TRAP_INTERRUPT;  /* however the guest took the stop */
+    res->limit = WG_LIMIT_NONE;
+    res->cancelled = true;
+    set_message(res, "cancelled");
+  }
   if (lim.fuel >= 0) res->fuel_used = (uint64_t)(lim.fuel - wg_store_fuel(s));
   res->peak_memory_bytes = wg_store_peak_memory(s);
 

@@ -72,33 +72,49 @@ static void close_all(int *fds, size_t n) {
   for (size_t i = 0; i < n; i++) close(fds[i]);
 }
 
-/* Waits until sock is readable or the deadline passes. */
-static wg_err wait_readable(int sock, uint64_t deadline_ns) {
-  if (!deadline_ns) return WG_OK;
+/* When a receive stops waiting: deadline_ns (CLOCK_MONOTONIC, 0: never)
+** and stop_fd (readable: stop; -1: none). */
+typedef struct wgf_until {
+  uint64_t deadline_ns;
+  int stop_fd;
+} wgf_until;
+
+static bool waits(const wgf_until *u) {
+  return u->deadline_ns || u->stop_fd >= 0;
+}
+
+/* Waits until sock is readable; WG_TRAP_INTERRUPT when u says stop. */
+static wg_err wait_readable(int sock, const wgf_until *u) {
+  if (!waits(u)) return WG_OK;
   for (;;) {
-    uint64_t now = wgs_now_ns();
-    if (now >= deadline_ns) return WG_TRAP_INTERRUPT;
-    uint64_t ms = (deadline_ns - now + 999999u) / 1000000u;
-    struct pollfd p = {sock, POLLIN, 0};
-    int r = poll(&p, 1, ms > 60000 ? 60000 : (int)ms);
-    if (r > 0) return WG_OK;
+    int ms = -1;
+    if (u->deadline_ns) {
+      uint64_t now = wgs_now_ns();
+      if (now >= u->deadline_ns) return WG_TRAP_INTERRUPT;
+      uint64_t left = (u->deadline_ns - now + 999999u) / 1000000u;
+      ms = left > 60000 ? 60000 : (int)left;
+    }
+    struct pollfd p[2] = {{sock, POLLIN, 0}, {u->stop_fd, POLLIN, 0}};
+    int r = poll(p, u->stop_fd >= 0 ? 2 : 1, ms);
+    if (r > 0 && p[0].revents) return WG_OK;   /* what came first wins */
+    if (r > 0) return WG_TRAP_INTERRUPT;
     if (r < 0 && errno != EINTR) return WG_EIO;
   }
 }
 
 /* Reads exactly n bytes (no fds expected: the kernel drops any). The
-** rest of a frame is usually there already: with a deadline, try first
-** and wait only when nothing is. */
-static wg_err read_full(int sock, uint8_t *p, size_t n, uint64_t deadline_ns) {
+** rest of a frame is usually there already: when waiting is bounded, try
+** first and wait only when nothing is. */
+static wg_err read_full(int sock, uint8_t *p, size_t n, const wgf_until *u) {
   size_t off = 0;
-  int flags = deadline_ns ? MSG_DONTWAIT : 0;
+  int flags = waits(u) ? MSG_DONTWAIT : 0;
   while (off < n) {
     ssize_t k = recv(sock, p + off, n - off, flags);
     if (k == 0) return WG_EEOF;
     if (k < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN) return WG_EIO;
-      wg_err e = wait_readable(sock, deadline_ns);
+      wg_err e = wait_readable(sock, u);
       if (e) return e;
       continue;
     }
@@ -109,6 +125,13 @@ static wg_err read_full(int sock, uint8_t *p, size_t n, uint64_t deadline_ns) {
 
 wg_err wgf_recv(int sock, wg_buf *b, uint32_t *type, int *fds, size_t maxfds,
                 size_t *nfds, uint64_t deadline_ns) {
+  return wgf_recv_until(sock, b, type, fds, maxfds, nfds, deadline_ns, -1);
+}
+
+wg_err wgf_recv_until(int sock, wg_buf *b, uint32_t *type, int *fds,
+                      size_t maxfds, size_t *nfds, uint64_t deadline_ns,
+                      int stop_fd) {
+  const wgf_until u = {deadline_ns, stop_fd};
   uint8_t h[WGF_HEADER];
   size_t got = 0, nf = 0;
   bool too_many = false;
@@ -124,7 +147,7 @@ wg_err wgf_recv(int sock, wg_buf *b, uint32_t *type, int *fds, size_t maxfds,
   wg_err e = WG_OK;
   size_t early = 0;             /* payload bytes read with the header */
   while (got < sizeof h) {
-    e = wait_readable(sock, deadline_ns);
+    e = wait_readable(sock, &u);
     if (e) goto fail_e;
     struct iovec iov[2] = {{h + got, sizeof h - got},
                            {b->data, b->cap > 1 ? b->cap - 1 : 0}};
@@ -184,7 +207,7 @@ wg_err wgf_recv(int sock, wg_buf *b, uint32_t *type, int *fds, size_t maxfds,
       b->data = d;
       b->cap = (size_t)len + 1;
     }
-    e = read_full(sock, b->data + early, len - early, deadline_ns);
+    e = read_full(sock, b->data + early, len - early, &u);
     if (e != WG_OK) goto fail_e;
     b->len = len;
     b->data[len] = 0;

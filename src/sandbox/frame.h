@@ -59,6 +59,11 @@ wg_err wgf_send(int sock, wg_buf *b, const int *fds, size_t nfds);
 ** fd is left open. */
 wg_err wgf_recv(int sock, wg_buf *b, uint32_t *type, int *fds, size_t maxfds,
                 size_t *nfds, uint64_t deadline_ns);
+/* wgf_recv that also stops waiting, with WG_TRAP_INTERRUPT, once stop_fd
+** (-1: none) is readable. */
+wg_err wgf_recv_until(int sock, wg_buf *b, uint32_t *type, int *fds,
+                      size_t maxfds, size_t *nfds, uint64_t deadline_ns,
+                      int stop_fd);
 
 typedef struct wgf_reader {
   const uint8_t *p, *end;

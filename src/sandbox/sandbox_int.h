@@ -9,14 +9,17 @@
 #include <stdint.h>
 
 #include "wasmgate/engine.h"
+#include "wasmgate/sandbox.h"
 #include "wasmgate/wasi.h"
 
-/* One run watched for its deadline. The watchdog thread interrupts the
-** store (and wakes a WASI sleep) once the deadline passes and sets fired. */
+/* One run watched for its deadline and its cancel token. The watchdog
+** thread interrupts the store (and wakes a WASI sleep) once the deadline
+** passes and sets fired; firing the token does the same, without fired. */
 typedef struct wgs_watch {
-  uint64_t deadline_ns;       /* CLOCK_MONOTONIC */
+  uint64_t deadline_ns;       /* CLOCK_MONOTONIC; UINT64_MAX: none */
   wg_store *store;
   wg_wasi *wasi;
+  wg_exec_cancel *cancel;     /* or NULL */
   bool fired;                 /* written by the watchdog, under its lock */
   struct wgs_watch *next;
 } wgs_watch;
@@ -29,6 +32,8 @@ bool wgs_watch_remove(wgs_watch *w);
 /* Starts the watchdog thread now (workers do so before installing their
 ** seccomp filter). False when it could not be started. */
 bool wgs_watchdog_start(void);
+/* The token's eventfd, readable once it fired; -1 for NULL. */
+int wgs_cancel_fd(const wg_exec_cancel *c);
 
 /* Installs the worker's seccomp allowlist (seccomp.c) in this process;
 ** why gets a message on failure. */

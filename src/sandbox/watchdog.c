@@ -3,9 +3,20 @@
 ** nearest deadline of the runs it watches and interrupts the runs whose
 ** deadline has passed. A guest spinning in a loop sees the interrupt at its
 ** next loop head or call, so it stops within microseconds of the signal.
+**
+** Cancel tokens (wg_exec_cancel) share its list and lock: a run with a
+** token is watched even without a deadline, and firing the token stops
+** the run it is linked to, from the firing thread, under the lock (so
+** the run's store cannot be freed meanwhile: wgs_watch_remove takes the
+** same lock first).
 */
 #include <pthread.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
 
 #include "sandbox/sandbox_int.h"
 
@@ -22,6 +33,17 @@ uint64_t wgs_now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+struct wg_exec_cancel {
+  atomic_bool fired;
+  int efd;                    /* readable once fired (worker pools wait) */
+  wgs_watch *watch;           /* the run it stops, under lock */
+};
+
+static void stop(wgs_watch *w) {
+  wg_store_interrupt(w->store);
+  if (w->wasi) wg_wasi_cancel(w->wasi);
+}
+
 static void *watchdog_main(void *arg) {
   (void)arg;
   pthread_mutex_lock(&lock);
@@ -31,8 +53,7 @@ static void *watchdog_main(void *arg) {
       if (w->fired) continue;
       if (w->deadline_ns <= now) {
         w->fired = true;
-        wg_store_interrupt(w->store);
-        if (w->wasi) wg_wasi_cancel(w->wasi);
+        stop(w);
       } else if (w->deadline_ns < next) {
         next = w->deadline_ns;
       }
@@ -69,6 +90,10 @@ wg_err wgs_watch_add(wgs_watch *w) {
   w->fired = false;
   w->next = watched;
   watched = w;
+  if (w->cancel) {
+    w->cancel->watch = w;
+    if (atomic_load(&w->cancel->fired)) stop(w);
+  }
   /* wake the thread only when it would sleep past this deadline */
   if (w->deadline_ns < waiting_until) {
     waiting_until = w->deadline_ns;
@@ -85,6 +110,7 @@ bool wgs_watch_remove(wgs_watch *w) {
       *p = w->next;
       break;
     }
+  if (w->cancel) w->cancel->watch = NULL;
   bool fired = w->fired;
   pthread_mutex_unlock(&lock);
   return fired;
@@ -93,4 +119,37 @@ bool wgs_watch_remove(wgs_watch *w) {
 bool wgs_watchdog_start(void) {
   pthread_once(&once, start);
   return started;
+}
+
+wg_exec_cancel *wg_exec_cancel_new(void) {
+  wg_exec_cancel *c = wg_new(wg_exec_cancel);
+  if (!c) return NULL;
+  c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (c->efd < 0) {
+    wg_free_obj(c);
+    return NULL;
+  }
+  return c;
+}
+
+void wg_exec_cancel_fire(wg_exec_cancel *c) {
+  if (!c || atomic_exchange(&c->fired, true)) return;
+  uint64_t one = 1;
+  ssize_t n = write(c->efd, &one, sizeof one);
+  (void)n;                    /* a fresh eventfd cannot be full */
+  pthread_mutex_lock(&lock);
+  if (c->watch) stop(c->watch);
+  pthread_mutex_unlock(&lock);
+}
+
+bool wg_exec_cancel_fired(const wg_exec_cancel *c) {
+  return c && atomic_load(&c->fired);
+}
+
+int wgs_cancel_fd(const wg_exec_cancel *c) { return c ? c->efd : -1; }
+
+void wg_exec_cancel_free(wg_exec_cancel *c) {
+  if (!c) return;
+  close(c->efd);
+  wg_free_obj(c);
 }

@@ -503,23 +503,45 @@ static void empty_output(wg_exec_result *res) {
   if (!res->out || !res->err) wg_exec_result_free(res);
 }
 
-/* wg_workers_calls.gone: the worker's end of the socket hung up. */
+/* The peer of a host call: the worker, and the run's cancel token. */
+typedef struct call_peer {
+  int sock;
+  const wg_exec_cancel *cancel;
+} call_peer;
+
+/* wg_workers_calls.gone: the worker's end of the socket hung up, or the
+** run was cancelled (the worker is then killed). */
 static bool peer_gone(void *peer) {
-  struct pollfd pf = {*(const int *)peer, POLLRDHUP, 0};
+  const call_peer *cp = peer;
+  if (wg_exec_cancel_fired(cp->cancel)) return true;
+  struct pollfd pf = {cp->sock, POLLRDHUP, 0};
   return poll(&pf, 1, 0) > 0 && (pf.revents & (POLLHUP | POLLERR | POLLRDHUP));
+}
+
+/* The result of a cancelled run. */
+static void cancelled_result(wg_exec_result *res, wg_err *ret) {
+  memset(res, 0, sizeof *res);
+  empty_output(res);
+  res->exit_code = 1;
+  res->trap = WG_TRAP_INTERRUPT;
+  res->cancelled = true;
+  snprintf(res->trap_message, sizeof res->trap_message, "cancelled");
+  *ret = WG_OK;
 }
 
 /* One NN_CALL (payload in b) answered with an NN_REPLY (built in b);
 ** the time it took is added to *served_ns. An error: a protocol violation
 ** (the caller kills the worker) or a broken link. */
 static wg_err serve_call(wslot *s, const wg_workers_calls *calls, wg_buf *b,
-                         size_t nfds, uint64_t *served_ns) {
+                         size_t nfds, const wg_exec_cancel *cancel,
+                         uint64_t *served_ns) {
   if (!calls || nfds) return WG_EIO;
   uint64_t t0 = wgs_now_ns();
   const uint8_t *reply;
   size_t n;
+  call_peer peer = {s->sock, cancel};
   wg_err e = calls->serve(calls->user, b->data, b->len, &reply, &n, peer_gone,
-                          &s->sock);
+                          &peer);
   *served_ns += wgs_now_ns() - t0;
   if (e) return WG_EIO;
   wgf_begin(b, WGW_NN_REPLY);
@@ -574,10 +596,12 @@ static wg_worker_outcome exchange(wg_workers *p, wslot *s, const char *key,
   while (e == WG_OK) {
     uint32_t type;
     size_t nin;
-    e = wgf_recv(s->sock, &b, &type, fds, 0, &nin,
-                 deadline ? deadline + served_ns : 0);
+    e = wgf_recv_until(s->sock, &b, &type, fds, 0, &nin,
+                       deadline ? deadline + served_ns : 0,
+                       wgs_cancel_fd(req->cancel));
     if (e == WG_TRAP_INTERRUPT) {
-      o = WG_WORKER_KILLED_TIMEOUT;
+      o = wg_exec_cancel_fired(req->cancel) ? WG_WORKER_CANCELLED
+                                            : WG_WORKER_KILLED_TIMEOUT;
       break;
     }
     if (e != WG_OK) {
@@ -590,7 +614,11 @@ static wg_worker_outcome exchange(wg_workers *p, wslot *s, const char *key,
       continue;
     }
     if (type == WGW_NN_CALL) {
-      e = serve_call(s, calls, &b, nin, &served_ns);
+      e = serve_call(s, calls, &b, nin, req->cancel, &served_ns);
+      if (e != WG_OK && wg_exec_cancel_fired(req->cancel)) {
+        o = WG_WORKER_CANCELLED;     /* the call stopped for it */
+        break;
+      }
       continue;
     }
     uint64_t rss, cpu;
@@ -611,7 +639,11 @@ static wg_worker_outcome exchange(wg_workers *p, wslot *s, const char *key,
     break;
   }
   wg_buf_free(&b);
-  if (o == WG_WORKER_KILLED_TIMEOUT) {
+  if (o == WG_WORKER_CANCELLED) {
+    retire(p, s);
+    count(p, &p->stats.cancelled_killed);
+    cancelled_result(res, ret);
+  } else if (o == WG_WORKER_KILLED_TIMEOUT) {
     retire(p, s);
     count(p, &p->stats.timeouts_killed);
     memset(res, 0, sizeof *res);
@@ -655,8 +687,13 @@ wg_err wg_workers_run_calls(wg_workers *p, const char *module_key,
   memset(res, 0, sizeof *res);
   *outcome = WG_WORKER_RAN;
   if (!req || !req->module) return WG_EINVAL;
-  wslot *s = checkout(p);
   wg_err ret = WG_OK;
+  if (wg_exec_cancel_fired(req->cancel)) {   /* no worker needed */
+    *outcome = WG_WORKER_CANCELLED;
+    cancelled_result(res, &ret);
+    return ret;
+  }
+  wslot *s = checkout(p);
   /* A worker killed from outside while idle must not cost the request:
   ** dead ones are replaced first; one killed but not dead yet is found
   ** by the exchange (the run never began): the next worker takes it. */

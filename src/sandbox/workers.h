@@ -108,6 +108,7 @@ void wg_workers_feature_names(unsigned features,
 
 typedef struct wg_workers_stats {
   uint64_t spawned, recycled, crashed, timeouts_killed;
+  uint64_t cancelled_killed;    /* workers stopped by a cancelled run */
   uint64_t standby_used;        /* replacements that found a spare ready */
   uint32_t count;
 } wg_workers_stats;
@@ -120,6 +121,10 @@ typedef enum wg_worker_outcome {
                                    res is a timeout */
   WG_WORKER_CRASHED,            /* the worker died; res->trap_message says
                                    how; returns WG_EIO */
+  WG_WORKER_CANCELLED,          /* req->cancel fired: the worker running it
+                                   was killed and replaced (none, when it
+                                   fired before the run went to one); res
+                                   is cancelled */
 } wg_worker_outcome;
 
 /* Runs req in a worker as wg_exec_run would in this thread. module_key
@@ -130,7 +135,8 @@ typedef enum wg_worker_outcome {
 ** Blocks until a worker is free. A worker found dead, or one that dies
 ** before it has read the whole RUN (killed from outside while idle), is
 ** replaced and the run goes to its successor: only a worker that dies
-** with the run begun gives WG_WORKER_CRASHED. */
+** with the run begun gives WG_WORKER_CRASHED. A worker cannot stop its
+** guest from outside, so req->cancel kills it. */
 wg_err wg_workers_run(wg_workers *p, const char *module_key,
                       const wg_exec_request *req, wg_exec_result *res,
                       wg_worker_outcome *outcome);

@@ -1,7 +1,8 @@
 /*
 ** The worker protocol's framing (src/sandbox/frame.c) and the RUN/RESULT
 ** codecs (proto.c): round trips, fds across a socketpair, frames split
-** across many writes, truncated and oversized frames, deadlines.
+** across many writes, truncated and oversized frames, deadlines and stop
+** fds.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -201,6 +203,54 @@ static void truncated_oversized_and_deadline(void **state) {
   /* and a bare EOF */
   assert_int_equal(wgf_recv(sv[1], &in, &type, fds, 1, &nfds, 0), WG_EEOF);
   close(sv[1]);
+  wg_buf_free(&in);
+}
+
+static void *poke_later(void *arg) {
+  struct timespec ts = {0, 50 * 1000000L};
+  nanosleep(&ts, NULL);
+  uint64_t one = 1;
+  assert_int_equal(write(*(int *)arg, &one, sizeof one), sizeof one);
+  return NULL;
+}
+
+/* wgf_recv_until: a stop fd ends a wait that has no deadline; a frame
+** that is already there wins over a stop fd that is readable too; a
+** payload still coming is waited for, and stopped, the same way. */
+static void stop_fd(void **state) {
+  (void)state;
+  int sv[2], stop = eventfd(0, EFD_CLOEXEC);
+  assert_true(stop >= 0);
+  pair(sv);
+  wg_buf b, in;
+  wg_buf_init(&b, 1024);
+  wg_buf_init(&in, 1024);
+  uint32_t type;
+  size_t nfds;
+  int fds[1];
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, poke_later, &stop), 0);
+  assert_int_equal(wgf_recv_until(sv[1], &in, &type, fds, 1, &nfds, 0, stop),
+                   WG_TRAP_INTERRUPT);
+  pthread_join(th, NULL);
+  wgf_begin(&b, 9);
+  assert_int_equal(wgf_put_str(&b, "first"), WG_OK);
+  assert_int_equal(wgf_send(sv[0], &b, NULL, 0), WG_OK);
+  assert_int_equal(wgf_recv_until(sv[1], &in, &type, fds, 1, &nfds, 0, stop),
+                   WG_OK);
+  assert_int_equal(type, 9);
+  /* a header promising 100 bytes, 3 of them sent */
+  uint8_t h[8] = {0};
+  uint32_t len = 100;
+  memcpy(h, &len, 4);
+  assert_int_equal(write(sv[0], h, 8), 8);
+  assert_int_equal(write(sv[0], "abc", 3), 3);
+  assert_int_equal(wgf_recv_until(sv[1], &in, &type, fds, 1, &nfds, 0, stop),
+                   WG_TRAP_INTERRUPT);
+  close(sv[0]);
+  close(sv[1]);
+  close(stop);
+  wg_buf_free(&b);
   wg_buf_free(&in);
 }
 
@@ -395,6 +445,7 @@ int main(void) {
       cmocka_unit_test(passes_fds),
       cmocka_unit_test(split_frames_and_large_payloads),
       cmocka_unit_test(truncated_oversized_and_deadline),
+      cmocka_unit_test(stop_fd),
       cmocka_unit_test(malformed_strings),
       cmocka_unit_test(run_and_result_codecs),
   };
