@@ -14,8 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <microhttpd.h>
+
 #include "base/alloc.h"
 #include "server/files.h"
+#include "server/hangup.h"
 #include "server/metrics.h"
 #include "server/modules.h"
 #include "server/multipart.h"
@@ -414,15 +417,35 @@ static void run(srv_req *r, wg_module *m, exec_spec *x) {
   q.stdin_fd = q.stdout_fd = q.stderr_fd = -1;
   q.limits = x->limits;
   const wg_workers_calls *calls = srv_nn_link(&nnx, &q);
+  /* A client that goes away stops its run (hangup.h). Without a token
+  ** (out of fds) the run goes on to its own limits. */
+  q.cancel = wg_exec_cancel_new();
+  const union MHD_ConnectionInfo *ci =
+      q.cancel ? MHD_get_connection_info(r->conn,
+                                         MHD_CONNECTION_INFO_CONNECTION_FD)
+               : NULL;
+  srv_hangup_watch hw;
+  srv_hangup_begin(r->s->hangup, &hw, ci ? ci->connect_fd : -1, q.cancel);
   wg_exec_result res;
   memset(&res, 0, sizeof res);
   wg_worker_outcome wo = WG_WORKER_RAN;
   wg_err e = r->s->workers ? wg_workers_run_calls(r->s->workers, r->module_id,
                                                   &q, calls, &res, &wo)
                            : wg_exec_run(&q, &res);
+  srv_hangup_end(r->s->hangup, &hw);
+  wg_exec_cancel_free(q.cancel);
   srv_nn_finish(&nnx);
   if (d.host_fd >= 0) close(d.host_fd);
   srv_scratch_remove(dir);
+  if (res.cancelled) {          /* nobody to answer: audit and count it */
+    srv_metrics_execution(r->s->metrics, SRV_OUTCOME_cancelled, 0,
+                          res.fuel_used, (double)res.wall_ns * 1e-9);
+    r->reason = "client_closed";
+    r->exec_id[0] = 0;
+    wg_exec_result_free(&res);
+    srv_reply_raw(r, 499, "application/json", "", 0);
+    return;
+  }
   if (wo == WG_WORKER_CRASHED) {
     fprintf(stderr, "wasmgate: request %s: %s\n", r->id, res.trap_message);
     srv_metrics_execution(r->s->metrics, SRV_OUTCOME_error, 0, 0, 0);

@@ -263,11 +263,12 @@ void srv_h_readyz(srv_req *r) {
     wg_workers_stats st;
     wg_workers_get_stats(r->s->workers, &st);
     json_object_set_new(o, "isolation", json_pack(
-        "{ss,sI,so,sI,sI,sI,sI,sI}", "mode", "process", "workers",
+        "{ss,sI,so,sI,sI,sI,sI,sI,sI}", "mode", "process", "workers",
         (json_int_t)st.count, "features", f, "spawned",
         (json_int_t)st.spawned, "recycled", (json_int_t)st.recycled,
         "crashed", (json_int_t)st.crashed, "killed_timeout",
-        (json_int_t)st.timeouts_killed, "standby_used",
+        (json_int_t)st.timeouts_killed, "killed_cancelled",
+        (json_int_t)st.cancelled_killed, "standby_used",
         (json_int_t)st.standby_used));
   } else {
     json_object_set_new(o, "isolation", json_pack("{ss}", "mode", "thread"));

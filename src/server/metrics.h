@@ -18,7 +18,8 @@
   X(exit_nonzero)  /* proc_exit with another code */                         \
   X(trap)          /* a trap not caused by a limit */                        \
   X(limit)         /* a limit ended it (see the limit label) */              \
-  X(error)         /* could not start: link error, bad function */
+  X(error)         /* could not start: link error, bad function */       \
+  X(cancelled)     /* the client went away: the run was stopped */
 
 typedef enum srv_outcome {
 #define SRV__O(name) SRV_OUTCOME_##name,

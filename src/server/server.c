@@ -29,6 +29,7 @@
 #include "server/budget.h"
 #include "server/files.h"
 #include "server/gateway.h"
+#include "server/hangup.h"
 #include "server/metrics.h"
 #include "server/modcache.h"
 #include "server/policy.h"
@@ -102,6 +103,8 @@ static void srv_teardown(srv *s) {
   srv_http_stop(s);
   srv_pool_free(s->pool);
   srv_pool_free(s->slow_pool);
+  srv_hangup_free(s->hangup);   /* after the executions */
+  s->hangup = NULL;
   srv_nn_stop(s);               /* after the executions */
   srv_budget_stop(s);           /* after the gateway and the executions */
   wg_workers_free(s->workers);
@@ -257,7 +260,8 @@ static wg_err srv_start(srv *s, wg_error *err) {
   if (s->cfg.isolation_process && (e = start_workers(s, err))) return e;
   if ((e = srv_pool_new(s->cfg.executor_threads, s->cfg.executor_queue,
                         &s->pool)) ||
-      (e = srv_pool_new(1, 64, &s->slow_pool))) {
+      (e = srv_pool_new(1, 64, &s->slow_pool)) ||
+      (e = srv_hangup_new(&s->hangup))) {
     goto oom;
   }
   if ((e = srv_budget_start(s, err))) return e;

@@ -387,6 +387,7 @@ typedef struct srv {
   srv_modcache *modcache;
   srv_pool *pool;
   srv_pool *slow_pool;          /* SRV_SLOW routes: one thread */
+  struct srv_hangup *hangup;    /* cancels runs of clients gone (hangup.h) */
   atomic_uint_fast64_t slow_jobs; /* run there (a metric) */
   struct wg_workers *workers;   /* isolation: process; NULL for thread */
   uint32_t worker_uid, worker_gid;  /* workers' ids when switched (uid > 0):

@@ -6,7 +6,7 @@ import threading
 import time
 import unittest
 
-from wgtest import Server, guest, main
+from wgtest import Server, guest, main, read_response
 
 
 def in_flight(s):
@@ -25,28 +25,6 @@ def wait_idle(s):
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and in_flight(s) > 0:
         time.sleep(0.02)
-
-
-def read_response(c):
-    """One whole HTTP/1.1 response (Content-Length framed) from socket c."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        piece = c.recv(4096)
-        if not piece:
-            return data
-        data += piece
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value.strip())
-    while len(body) < length:
-        piece = c.recv(4096)
-        if not piece:
-            break
-        body += piece
-    return head + b"\r\n\r\n" + body
 
 
 class ShutdownTest(unittest.TestCase):

@@ -58,6 +58,28 @@ def guest(name):
         return f.read()
 
 
+def read_response(c):
+    """One whole HTTP/1.1 response (Content-Length framed) from socket c."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        piece = c.recv(4096)
+        if not piece:
+            return data
+        data += piece
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(body) < length:
+        piece = c.recv(4096)
+        if not piece:
+            break
+        body += piece
+    return head + b"\r\n\r\n" + body
+
+
 class Resp:
     def __init__(self, status, headers, body):
         self.status = status
