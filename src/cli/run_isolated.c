@@ -145,7 +145,8 @@ wg_err cli_run_isolated(const wg_exec_request *req, wg_exec_result *res) {
     q.host = NULL;              /* req->host's user is the run's wg_nn */
     iso_nn x = {req->host ? req->host->user : NULL, req->limits.timeout_ms,
                 0};
-    wg_workers_calls calls = {nn_serve_call, nn_started, &x, WG_NN_MAX_MESSAGE};
+    wg_workers_calls calls = {.serve = nn_serve_call, .started = nn_started,
+                              .user = &x, .max_message = WG_NN_MAX_MESSAGE};
     wg_worker_outcome how;
     e = wg_workers_run_calls(pool, "cli", &q, req->host ? &calls : NULL, res,
                              &how);

@@ -43,6 +43,11 @@
 ** "writable" or the errno name), and what opening the file
 ** "wasmgate-probe-outside.txt" in the parent for reading gave (O:
 ** "readable" or the errno name).
+** WASMGATE_TEST_PROBE=neighbour:REL instead answers "neighbour=N\n": what
+** opening REL for reading from one, two and three levels above the first
+** directory gave (a file of another run, named from the scratch root):
+** "readable" when one worked, else EACCES if one was refused, else the
+** last errno name.
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -356,6 +361,23 @@ static void test_hook(worker *w, const wg_exec_request *q) {
   /* still alive: the caller reports it in the result */
 }
 
+/* A probe's answer: text as the run's stdout. */
+static bool answer_probe(const char *text, wg_exec_result *res) {
+  size_t n = strlen(text);
+  memset(res, 0, sizeof *res);
+  res->out = wg_realloc_(NULL, 0, n + 1);
+  res->err = wg_realloc_(NULL, 0, 1);
+  if (!res->out || !res->err) {
+    wg_exec_result_free(res);
+    res->trap = WG_ENOMEM;
+    return true;
+  }
+  memcpy(res->out, text, n + 1);
+  res->out_len = n;
+  res->err[0] = 0;
+  return true;
+}
+
 static const char *create_probe(int dirfd, const char *name) {
   int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
                   0600);
@@ -365,12 +387,40 @@ static const char *create_probe(int dirfd, const char *name) {
   return "created";
 }
 
-/* WASMGATE_TEST_PROBE=privileges (see the top): true when it answered. */
+/* WASMGATE_TEST_PROBE=neighbour:REL (see the top) into text. */
+static void neighbour_probe(const wg_exec_request *q, const char *rel,
+                            char *text, size_t size) {
+  const char *got = "no-dir";
+  char path[1024] = "";
+  for (int up = 1; up <= 3 && q->ndirs; up++) {
+    size_t at = strlen(path);
+    snprintf(path + at, sizeof path - at, "../");
+    char full[2048];
+    snprintf(full, sizeof full, "%s%s", path, rel);
+    int fd = openat(q->dirs[0].host_fd, full, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      close(fd);
+      got = "readable";
+      break;
+    }
+    if (strcmp(got, "EACCES")) got = strerrorname_np(errno);
+  }
+  snprintf(text, size, "neighbour=%s\n", got);
+}
+
+/* WASMGATE_TEST_PROBE=privileges or neighbour:REL (see the top): true
+** when it answered. */
 static bool test_probe(worker *w, const wg_exec_request *q,
                        wg_exec_result *res) {
   static const char pre[] = "WASMGATE_TEST_PROBE=privileges";
-  if (!q->envc || strcmp(q->env[0], pre)) return false;
+  static const char near[] = "WASMGATE_TEST_PROBE=neighbour:";
+  if (!q->envc) return false;
   char text[256];
+  if (!strncmp(q->env[0], near, sizeof near - 1)) {
+    neighbour_probe(q, q->env[0] + sizeof near - 1, text, sizeof text);
+    return answer_probe(text, res);
+  }
+  if (strcmp(q->env[0], pre)) return false;
   const char *given = "no-dir", *outside = "no-dir";
   if (q->ndirs) {
     int fd = openat(q->dirs[0].host_fd, "given.txt",
@@ -382,29 +432,16 @@ static bool test_probe(worker *w, const wg_exec_request *q,
     outside = fd >= 0 ? "readable" : strerrorname_np(errno);
     if (fd >= 0) close(fd);
   }
-  int n = snprintf(text, sizeof text,
-                   "uid=%u gid=%u escape=%s inside=%s given=%s "
-                   "outside=%s\n",
-                   w->uid, w->gid,
-                   q->ndirs ? create_probe(q->dirs[0].host_fd,
-                                           "../wasmgate-probe-escape")
-                            : "no-dir",
-                   q->ndirs ? create_probe(q->dirs[0].host_fd,
-                                           "wasmgate-probe-inside")
-                            : "no-dir",
-                   given, outside);
-  memset(res, 0, sizeof *res);
-  res->out = wg_realloc_(NULL, 0, (size_t)n + 1);
-  res->err = wg_realloc_(NULL, 0, 1);
-  if (!res->out || !res->err) {
-    wg_exec_result_free(res);
-    res->trap = WG_ENOMEM;
-    return true;
-  }
-  memcpy(res->out, text, (size_t)n + 1);
-  res->out_len = (size_t)n;
-  res->err[0] = 0;
-  return true;
+  snprintf(text, sizeof text,
+           "uid=%u gid=%u escape=%s inside=%s given=%s outside=%s\n",
+           w->uid, w->gid,
+           q->ndirs ? create_probe(q->dirs[0].host_fd,
+                                   "../wasmgate-probe-escape")
+                    : "no-dir",
+           q->ndirs ? create_probe(q->dirs[0].host_fd, "wasmgate-probe-inside")
+                    : "no-dir",
+           given, outside);
+  return answer_probe(text, res);
 }
 #endif
 

@@ -15,6 +15,15 @@
 ** exec, confinement and a HELLO, nor for the kernel to tear the old
 ** process down. Only when recycling outpaces the helper does a request
 ** spawn a worker itself (the slot is left empty, as without standby).
+**
+** With cfg.homes_root, each worker process gets a home of its own
+** (homes_root/w-XXXXXX, made before its spawn) and Landlock confines it to
+** that home: a run's directory is moved into the home of the worker that
+** takes the run (wg_workers_calls.place), so a worker cannot reach the
+** directory of a run in another worker, even through ".." of its own
+** directory fd. A home goes with its worker; one still holding a run's
+** directory then (a worker killed mid-run) is removed later, once the
+** caller has removed that directory.
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,7 +52,10 @@ typedef struct wslot {
   int sock;
   uint32_t runs;
   bool busy;
+  char home[PATH_MAX];          /* the worker's home, or "" */
 } wslot;
+
+#define WSLOT_EMPTY {.pid = 0, .sock = -1}
 
 struct wg_workers {
   wg_workers_config cfg;
@@ -53,6 +65,9 @@ struct wg_workers {
   char argbuf[MAX_ARGS][32];
   char *beneath;                /* cfg.files_beneath, NUL-separated */
   size_t beneath_size;
+  char homes_root[PATH_MAX];    /* cfg.homes_root, or "" */
+  char **old_homes;             /* of gone workers, not yet empty (lock) */
+  uint32_t nold, oldcap;
   pthread_mutex_t lock;
   pthread_cond_t freed;
   wslot *slots;
@@ -133,8 +148,62 @@ static void describe_status(int status, char *buf, size_t n) {
   }
 }
 
+/* A home for the worker about to be spawned in s. */
+static bool home_make(wg_workers *p, wslot *s, char *why, size_t whysize) {
+  s->home[0] = 0;
+  if (!p->homes_root[0]) return true;
+  if (snprintf(s->home, sizeof s->home, "%s/w-XXXXXX", p->homes_root) >=
+          (int)sizeof s->home || !mkdtemp(s->home)) {
+    snprintf(why, whysize, "cannot make a worker's home in %.200s: %s",
+             p->homes_root, strerror(errno));
+    s->home[0] = 0;
+    return false;
+  }
+  return true;
+}
+
+/* Under lock: removes the homes of gone workers that are empty now. */
+static void old_homes_sweep(wg_workers *p) {
+  for (uint32_t i = 0; i < p->nold;) {
+    if (rmdir(p->old_homes[i]) == 0 || errno == ENOENT) {
+      wg_free(p->old_homes[i], strlen(p->old_homes[i]) + 1);
+      p->old_homes[i] = p->old_homes[--p->nold];
+    } else {
+      i++;
+    }
+  }
+}
+
+/* The worker of s is gone: so is its home, now or (still holding a run's
+** directory) at a later sweep. */
+static void home_drop(wg_workers *p, wslot *s) {
+  if (!s->home[0]) return;
+  if (rmdir(s->home) != 0 && errno != ENOENT) {
+    size_t n = strlen(s->home) + 1;
+    char *copy = wg_realloc_(NULL, 0, n);
+    pthread_mutex_lock(&p->lock);
+    if (copy && p->nold == p->oldcap) {
+      uint32_t cap = p->oldcap ? 2 * p->oldcap : 8;
+      char **a = wg_realloc_(p->old_homes, p->oldcap * sizeof *a,
+                             cap * sizeof *a);
+      if (a) {
+        p->old_homes = a;
+        p->oldcap = cap;
+      }
+    }
+    if (copy && p->nold < p->oldcap) {
+      memcpy(copy, s->home, n);
+      p->old_homes[p->nold++] = copy;
+    } else if (copy) {
+      wg_free(copy, n);           /* out of memory: left for a restart */
+    }
+    pthread_mutex_unlock(&p->lock);
+  }
+  s->home[0] = 0;
+}
+
 /* Kills (when kill) and reaps slot's worker; status into *status. */
-static void reap(wslot *s, bool kill_it, int *status) {
+static void reap(wg_workers *p, wslot *s, bool kill_it, int *status) {
   int st = 0;
   if (s->pid > 0) {
     if (kill_it) kill(s->pid, SIGKILL);
@@ -145,17 +214,33 @@ static void reap(wslot *s, bool kill_it, int *status) {
   s->sock = -1;
   s->pid = 0;
   s->runs = 0;
+  home_drop(p, s);
   if (status) *status = st;
 }
 
 static wg_err spawn(wg_workers *p, wslot *s, unsigned *features, char *why,
                     size_t whysize) {
+  if (!home_make(p, s, why, whysize)) return WG_EIO;
+  /* The pool's arguments, and the worker's home as one more directory
+  ** its files may be beneath. */
+  char *argv[MAX_ARGS + 3];
+  int n = 0;
+  while (p->argv[n]) {
+    argv[n] = p->argv[n];
+    n++;
+  }
+  if (s->home[0]) {
+    argv[n++] = (char *)"--files-beneath";
+    argv[n++] = s->home;
+  }
+  argv[n] = NULL;
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     snprintf(why, whysize, "socketpair: %s", strerror(errno));
+    home_drop(p, s);
     return WG_EIO;
   }
-  child_arg a = {sv[1], p->exe, p->argv, {{0}}};
+  child_arg a = {sv[1], p->exe, argv, {{0}}};
   /* CLONE_VM | CLONE_VFORK, as posix_spawn does: the child borrows this
   ** process's memory until its exec, so no page table is copied. A fork
   ** copies the server's page tables under its mmap lock, stalling every
@@ -182,6 +267,7 @@ static wg_err spawn(wg_workers *p, wslot *s, unsigned *features, char *why,
   if (pid < 0) {
     close(sv[0]);
     snprintf(why, whysize, "clone: %s", strerror(saved));
+    home_drop(p, s);
     return WG_EIO;
   }
   s->pid = pid;
@@ -203,7 +289,7 @@ static wg_err spawn(wg_workers *p, wslot *s, unsigned *features, char *why,
       version != WGW_VERSION || !(f & WG_WORKER_SECCOMP)) {
     int st;
     char how[96] = "";
-    reap(s, true, &st);
+    reap(p, s, true, &st);
     if (e != WG_OK) describe_status(st, how, sizeof how);
     snprintf(why, whysize, "a worker process could not start: %s%s%s",
              detail && detail[0] ? detail : "no hello", how[0] ? ": it " : "",
@@ -227,6 +313,7 @@ static void take_standby(wg_workers *p, wslot *s) {
     s->busy = true;
     p->standby.pid = 0;
     p->standby.sock = -1;
+    p->standby.home[0] = 0;     /* s's now */
     p->stats.standby_used++;
   }
   if (p->helper_on) pthread_cond_signal(&p->wake);
@@ -241,6 +328,7 @@ static void retire(wg_workers *p, wslot *s) {
   s->pid = 0;
   s->sock = -1;
   s->runs = 0;
+  home_drop(p, s);              /* holds the run's directory: a sweep's */
   pthread_mutex_lock(&p->lock);
   bool queued = pid > 0 && p->helper_on && p->nzombies < p->zcap;
   if (queued) p->zombies[p->nzombies++] = pid;
@@ -267,7 +355,8 @@ static void *helper_main(void *arg) {
     }
     if (p->standby.pid <= 0) {
       pthread_mutex_unlock(&p->lock);
-      wslot w = {0, -1, 0, false};
+      static const wslot empty = WSLOT_EMPTY;
+      wslot w = empty;
       unsigned f;
       char why[300];
       bool ok = spawn(p, &w, &f, why, sizeof why) == WG_OK;
@@ -278,7 +367,7 @@ static void *helper_main(void *arg) {
       }
       if (ok) {
         pthread_mutex_unlock(&p->lock);
-        reap(&w, true, NULL);
+        reap(p, &w, true, NULL);
         pthread_mutex_lock(&p->lock);
         break;
       }
@@ -330,6 +419,14 @@ wg_err wg_workers_new(const wg_workers_config *cfg, wg_workers **out,
   }
   for (uint32_t i = 0; i < cfg->count; i++) p->slots[i].sock = -1;
   p->standby.sock = -1;
+  if (cfg->homes_root &&
+      snprintf(p->homes_root, sizeof p->homes_root, "%s", cfg->homes_root) >=
+          (int)sizeof p->homes_root - 16) {
+    wg_free_array(p->slots, cfg->count);
+    wg_free_obj(p);
+    return wg_error_set(err, WG_ELIMIT, "the workers' homes root is too "
+                        "long");
+  }
   pthread_mutex_init(&p->lock, NULL);
   pthread_cond_init(&p->freed, NULL);
   pthread_cond_init(&p->wake, NULL);
@@ -357,7 +454,8 @@ wg_err wg_workers_new(const wg_workers_config *cfg, wg_workers **out,
     set_arg(p, &a, "--uid", cfg->uid);
     set_arg(p, &a, "--gid", cfg->gid);
   }
-  if (cfg->nfiles_beneath > WG_WORKERS_MAX_FILE_DIRS) {
+  if (cfg->nfiles_beneath + (cfg->homes_root != NULL) >
+      WG_WORKERS_MAX_FILE_DIRS) {
     wg_workers_free(p);
     return wg_error_set(err, WG_ELIMIT, "more than %u directories for the "
                         "workers' files", WG_WORKERS_MAX_FILE_DIRS);
@@ -413,9 +511,13 @@ void wg_workers_free(wg_workers *p) {
     }
   }
   if (p->zombies) wg_free_array(p->zombies, p->zcap);
-  reap(&p->standby, true, NULL);
+  reap(p, &p->standby, true, NULL);
   for (uint32_t i = 0; p->slots && i < p->cfg.count; i++)
-    reap(&p->slots[i], true, NULL);
+    reap(p, &p->slots[i], true, NULL);
+  old_homes_sweep(p);           /* what is left: the caller's to clear */
+  for (uint32_t i = 0; i < p->nold; i++)
+    wg_free(p->old_homes[i], strlen(p->old_homes[i]) + 1);
+  if (p->old_homes) wg_free(p->old_homes, p->oldcap * sizeof *p->old_homes);
   pthread_cond_destroy(&p->wake);
   pthread_cond_destroy(&p->freed);
   pthread_mutex_destroy(&p->lock);
@@ -458,6 +560,7 @@ static wslot *checkout(wg_workers *p) {
 
 static void checkin(wg_workers *p, wslot *s) {
   pthread_mutex_lock(&p->lock);
+  if (p->nold) old_homes_sweep(p);  /* the last run's directory is gone */
   s->busy = false;
   pthread_cond_signal(&p->freed);
   pthread_mutex_unlock(&p->lock);
@@ -535,7 +638,7 @@ static void cancelled_result(wg_exec_result *res, wg_err *ret) {
 static wg_err serve_call(wslot *s, const wg_workers_calls *calls, wg_buf *b,
                          size_t nfds, const wg_exec_cancel *cancel,
                          uint64_t *served_ns) {
-  if (!calls || nfds) return WG_EIO;
+  if (!calls || !calls->serve || nfds) return WG_EIO;
   uint64_t t0 = wgs_now_ns();
   const uint8_t *reply;
   size_t n;
@@ -563,7 +666,7 @@ static wg_worker_outcome exchange(wg_workers *p, wslot *s, const char *key,
   wg_buf b;
   wg_buf_init(&b, WGF_MAX_PAYLOAD + WGF_HEADER);
   int fds[WGW_MAX_RUN_FDS];
-  wg_err e = wgw_encode_run_nn(&b, key, req, calls != NULL);
+  wg_err e = wgw_encode_run_nn(&b, key, req, calls && calls->serve);
   size_t nfds = e == WG_OK ? wgw_run_fds(req, fds) : 0;
   if (e != WG_OK) {
     wg_buf_free(&b);
@@ -660,7 +763,7 @@ static wg_worker_outcome exchange(wg_workers *p, wslot *s, const char *key,
   } else if (o == WG_WORKER_CRASHED) {
     int st;
     char how[96];
-    reap(s, true, &st);   /* a zombie keeps its status */
+    reap(p, s, true, &st);   /* a zombie keeps its status */
     describe_status(st, how, sizeof how);
     pthread_mutex_lock(&p->lock);
     p->stats.crashed++;
@@ -701,7 +804,7 @@ wg_err wg_workers_run_calls(wg_workers *p, const char *module_key,
     int st;
     while (s->pid > 0 && waitpid(s->pid, &st, WNOHANG) == s->pid) {
       s->pid = 0;
-      reap(s, false, NULL);
+      reap(p, s, false, NULL);
       pthread_mutex_lock(&p->lock);
       p->stats.crashed++;
       take_standby(p, s);
@@ -718,6 +821,14 @@ wg_err wg_workers_run_calls(wg_workers *p, const char *module_key,
         snprintf(res->trap_message, sizeof res->trap_message, "%.200s", why);
         return WG_EIO;
       }
+    }
+    if (calls && calls->place && s->home[0] &&
+        !calls->place(calls->place_user, s->home)) {
+      memset(res, 0, sizeof *res);
+      ret = res->trap = WG_EIO;
+      snprintf(res->trap_message, sizeof res->trap_message,
+               "cannot move the run's directory into its worker's home");
+      break;
     }
     bool unstarted;
     ret = WG_OK;

@@ -82,6 +82,12 @@ typedef struct wg_workers_config {
                                    no file at all. Copied. At most
                                    WG_WORKERS_MAX_FILE_DIRS. */
   size_t nfiles_beneath;
+  const char *homes_root;       /* not NULL: each worker process gets a
+                                   home beneath it, the one directory
+                                   besides files_beneath it may reach
+                                   (with Landlock); its runs' directories
+                                   must be moved into it
+                                   (wg_workers_calls.place) */
   bool test_hook;               /* only with WG_TEST_HOOKS: see worker.c */
   bool standby;                 /* keep a spare worker spawned ahead and
                                    reap retired ones in a helper thread
@@ -141,8 +147,9 @@ wg_err wg_workers_run(wg_workers *p, const char *module_key,
                       const wg_exec_request *req, wg_exec_result *res,
                       wg_worker_outcome *outcome);
 
-/* Host calls a worker forwards to the server during a run (WASI-NN under
-** process isolation: the models stay in the server). */
+/* What a run needs of the caller beyond the request: host calls a worker
+** forwards to the server (WASI-NN under process isolation: the models
+** stay in the server), and the placing of the run's directories. */
 typedef struct wg_workers_calls {
   /* Answers one call message (the bytes of an NN_CALL frame): the answer's
   ** bytes in *reply (valid until the next call). gone(peer) tells whether
@@ -162,10 +169,17 @@ typedef struct wg_workers_calls {
   size_t max_message;           /* the largest call message serve takes; a
                                    worker announcing a larger frame is
                                    killed before any of it is read */
+  /* With cfg.homes_root: called with the home of the worker that takes
+  ** the run before it is sent, and again if the run moves to another
+  ** worker (one found dead before it began): the caller moves the run's
+  ** directories beneath home (a rename keeps req->dirs' fds valid).
+  ** false: the run fails with WG_EIO. May be NULL; then so may serve. */
+  bool (*place)(void *place_user, const char *home);
+  void *place_user;
 } wg_workers_calls;
 
-/* wg_workers_run with host calls: calls not NULL links wasi_ephemeral_nn in
-** the worker to calls->serve. */
+/* wg_workers_run with calls: calls->serve not NULL links
+** wasi_ephemeral_nn in the worker to it. */
 wg_err wg_workers_run_calls(wg_workers *p, const char *module_key,
                             const wg_exec_request *req,
                             const wg_workers_calls *calls, wg_exec_result *res,

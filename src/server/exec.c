@@ -365,6 +365,20 @@ static srv_outcome outcome_of(const wg_exec_result *res) {
 /* ------------------------------------------------------------------ */
 /* Running                                                             */
 
+/* wg_workers_calls.place: moves the run's directory (user: its path, of
+** SCRATCH_DIR_MAX bytes, updated) into the worker's home. */
+#define SCRATCH_DIR_MAX (SRV_PATH_MAX + 64)
+static bool place_dir(void *user, const char *home) {
+  char *dir = user, to[SCRATCH_DIR_MAX];
+  const char *base = strrchr(dir, '/');
+  if (!base || snprintf(to, sizeof to, "%s%s", home, base) >= (int)sizeof to ||
+      rename(dir, to) != 0) {
+    return false;
+  }
+  memcpy(dir, to, strlen(to) + 1);
+  return true;
+}
+
 /* Runs m under x in a fresh scratch directory and answers. */
 static void run(srv_req *r, wg_module *m, exec_spec *x) {
   if (!srv_policy_gate_execution(r, m, x->function, &x->limits)) return;
@@ -375,7 +389,7 @@ static void run(srv_req *r, wg_module *m, exec_spec *x) {
   }
   wg_config cfg;
   srv_cfg_snapshot(r->s, &cfg);
-  char dir[SRV_PATH_MAX + 16], why[300];
+  char dir[SCRATCH_DIR_MAX], why[300];
   /* a worker that switched user owns its directory (uid 0: unchanged) */
   uid_t uid = r->s->workers && r->s->worker_uid ? (uid_t)r->s->worker_uid
                                                 : (uid_t)-1;
@@ -416,7 +430,12 @@ static void run(srv_req *r, wg_module *m, exec_spec *x) {
   q.stdin_len = x->stdin_buf.len;
   q.stdin_fd = q.stdout_fd = q.stderr_fd = -1;
   q.limits = x->limits;
-  const wg_workers_calls *calls = srv_nn_link(&nnx, &q);
+  const wg_workers_calls *nn_calls = srv_nn_link(&nnx, &q);
+  /* In a worker, the directory moves into the worker's home (workers.h) */
+  wg_workers_calls calls = {0};
+  if (nn_calls) calls = *nn_calls;
+  calls.place = place_dir;
+  calls.place_user = dir;
   /* A client that goes away stops its run (hangup.h). Without a token
   ** (out of fds) the run goes on to its own limits. */
   q.cancel = wg_exec_cancel_new();
@@ -430,7 +449,7 @@ static void run(srv_req *r, wg_module *m, exec_spec *x) {
   memset(&res, 0, sizeof res);
   wg_worker_outcome wo = WG_WORKER_RAN;
   wg_err e = r->s->workers ? wg_workers_run_calls(r->s->workers, r->module_id,
-                                                  &q, calls, &res, &wo)
+                                                  &q, &calls, &res, &wo)
                            : wg_exec_run(&q, &res);
   srv_hangup_end(r->s->hangup, &hw);
   wg_exec_cancel_free(q.cancel);

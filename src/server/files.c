@@ -194,8 +194,9 @@ wg_err srv_scratch_init(const char *root, wg_error *err) {
     return wg_error_set(err, WG_EIO, "scratch directory %s: %s", root,
                         strerror(errno));
   }
-  /* Left over by a crash: remove our own "x-*" directories, nothing else
-  ** (the root may be a shared folder). */
+  /* Left over by a crash: remove our own "x-*" directories and the "w-*"
+  ** homes of workers (workers.h), nothing else (the root may be a shared
+  ** folder). */
   DIR *d = opendir(root);
   if (!d) {
     return wg_error_set(err, WG_EIO, "scratch directory %s: %s", root,
@@ -204,7 +205,10 @@ wg_err srv_scratch_init(const char *root, wg_error *err) {
   struct dirent *de;
   while ((de = readdir(d)) != NULL) {
     char path[4096];
-    if (strncmp(de->d_name, "x-", 2) != 0) continue;
+    if (strncmp(de->d_name, "x-", 2) != 0 &&
+        strncmp(de->d_name, "w-", 2) != 0) {
+      continue;
+    }
     if (snprintf(path, sizeof path, "%s/%s", root, de->d_name) <
         (int)sizeof path) {
       srv_scratch_remove(path);

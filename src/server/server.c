@@ -215,10 +215,10 @@ static wg_err start_workers(srv *s, wg_error *err) {
       .gid = s->worker_gid,
       .standby = true,
   };
-  /* every execution's directory is made beneath it (exec.c) */
-  const char *beneath[] = {c->scratch_dir};
-  wc.files_beneath = beneath;
-  wc.nfiles_beneath = 1;
+  /* Every execution's directory is made beneath it (exec.c) and moved
+  ** into the home of the worker that runs it, the one place that worker
+  ** can reach: not the directories of runs in the other workers. */
+  wc.homes_root = c->scratch_dir;
   const char *hook = getenv("WASMGATE_TEST_WORKER_HOOK");
   wc.test_hook = hook && !strcmp(hook, "1");
   return wg_workers_new(&wc, &s->workers, err);

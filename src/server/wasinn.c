@@ -345,7 +345,8 @@ bool srv_nn_prepare(srv_req *r, wg_module *m, srv_nn_exec *x) {
     return false;
   }
   x->host = (wg_exec_host){wg_nn_resolve, nn_bind, x->nn};
-  x->calls = (wg_workers_calls){serve_call, run_started, x, WG_NN_MAX_MESSAGE};
+  x->calls = (wg_workers_calls){.serve = serve_call, .started = run_started,
+                                .user = x, .max_message = WG_NN_MAX_MESSAGE};
   return true;
 }
 

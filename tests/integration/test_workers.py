@@ -9,9 +9,11 @@ The forbidden calls come from the worker test hook (src/sandbox/worker.c):
 compiled only with -DWG_TEST_HOOKS=ON (the test build's default) and
 active only when the server runs with WASMGATE_TEST_WORKER_HOOK=1; the
 tests that need it are skipped when the server does not report it."""
+import json
 import os
 import pwd
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -189,6 +191,82 @@ class HookedUserTest(ServerTest):
         self.assertEqual(r.json()["stdout"],
                          "uid=12345 gid=23456 escape=EACCES inside=created "
                          "given=writable outside=EACCES\n")
+
+
+class NeighbourTest(unittest.TestCase):
+    """A non-root server's workers all share its user, so nothing but
+    Landlock keeps a worker (a guest that escaped the engine) from the
+    directory of a run in another worker, through ".." of its own
+    directory fd. Each worker is confined to its own home, and a run's
+    directory is moved into the home of the worker that runs it: the
+    probe of a second run must not read the first run's file."""
+
+    @classmethod
+    def setUpClass(cls):
+        if landlock_abi() < 2:
+            raise unittest.SkipTest("the kernel has no Landlock (ABI >= 2)")
+        nobody = pwd.getpwnam("nobody")
+        cls.srv = Server("executor:\n  threads: 2\n  workers: 2\n",
+                         env=HOOK_ENV,
+                         user=(nobody.pw_uid, nobody.pw_gid)).start()
+        if "test_hook" not in cls.srv.get("/readyz").json()[
+                "isolation"]["features"]:
+            cls.srv.cleanup()
+            raise unittest.SkipTest("worker test hook not compiled")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+
+    def test_a_run_cannot_read_a_run_in_another_worker(self):
+        s = self.srv
+        self.assertIn("landlock", s.get("/readyz").json()["isolation"][
+            "features"])
+        key = s.tenant("n", max_fuel=10 ** 15, max_timeout_ms=60000)
+        loop = s.upload(key, guest("loop"))
+        hello = s.upload(key, guest("hello"))
+        scratch = os.path.join(s.data_dir, "scratch")
+        # the first run holds a tenant's file while it spins
+        body = json.dumps({"limits": {"timeout_ms": 60000},
+                           "files": {"secret.txt": "the first run's"}})
+        first = socket.create_connection(("127.0.0.1", s.port))
+        first.sendall(("POST /v1/modules/%s/executions HTTP/1.1\r\n"
+                       "Host: x\r\nAuthorization: Bearer %s\r\n"
+                       "Content-Type: application/json\r\n"
+                       "Content-Length: %d\r\n\r\n%s" % (
+                           loop, key, len(body), body)).encode())
+
+        def secret():
+            for d, _, files in os.walk(scratch):
+                if "secret.txt" in files:
+                    return os.path.join(d, "secret.txt")
+            return None
+        wait_for("the first run's file", secret)
+        rel = os.path.relpath(secret(), scratch)
+        home, run, _ = rel.split(os.sep)
+        self.assertTrue(home.startswith("w-") and run.startswith("x-"), rel)
+        try:
+            r = s.run(key, hello, {
+                "env": {"WASMGATE_TEST_PROBE": "neighbour:" + rel}})
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json()["stdout"], "neighbour=EACCES\n")
+            # the same probe may read a file of its own run
+            r = s.run(key, hello, {
+                "env": {"WASMGATE_TEST_PROBE": "neighbour:x/mine.txt"},
+                "files": {"mine.txt": "ok"}})
+            self.assertIn(r.json()["stdout"], ("neighbour=ENOENT\n",
+                                               "neighbour=EACCES\n"))
+        finally:
+            first.close()
+        # the cancelled run's directory goes, and its killed worker's
+        # home at the next run's end; the homes left are the workers'
+        wait_for("the first run's directory to go", lambda: not secret())
+        self.assertEqual(s.run(key, hello).status, 200)
+        wait_for("one home a worker", lambda: len(
+            [d for d in os.listdir(scratch) if d.startswith("w-")]) ==
+            len(worker_pids(s.proc.pid)))
+        self.assertEqual([d for d in os.listdir(scratch)
+                          if d.startswith("x-")], [])
 
 
 class BadWorkerUserTest(unittest.TestCase):

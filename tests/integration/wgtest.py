@@ -97,9 +97,12 @@ class Server:
     """One `wasmgate serve` process. Use as a context manager or call
     start() and stop(); the temporary directory goes with it."""
 
-    def __init__(self, config=None, env=None):
+    def __init__(self, config=None, env=None, user=None):
+        """user: (uid, gid) to run the server as (a test running as root
+        that needs a non-root server): its directory is given to them."""
         self.config = config
         self.env = env or {}
+        self.user = user
         self.proc = None
         self.port = None
         self.log = []
@@ -124,6 +127,11 @@ class Server:
     def start(self, timeout=15):
         args = [WASMGATE, "serve", "--listen", "127.0.0.1:0",
                 "--data-dir", self.data_dir]
+        if self.user and os.geteuid() == 0:
+            uid, gid = self.user
+            os.chown(self.tmp, uid, gid)
+            args = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid,
+                    "--clear-groups", "--"] + args
         config = self._config_text()
         if config is not None:
             path = os.path.join(self.tmp, "config.yaml")
