@@ -169,8 +169,10 @@ ai_deployment *ai_router_pick(ai_router *r, const char *model,
 struct curl_slist;
 typedef struct ai_provider {
   const char *name;
-  /* The URL of the chat endpoint (into url, size urlsize). */
-  bool (*chat_url)(const ai_deployment *d, char *url, size_t urlsize);
+  /* The URL of an endpoint ("chat/completions", "embeddings": the path
+  ** below an OpenAI-style /v1) into url, size urlsize. */
+  bool (*url)(const ai_deployment *d, const char *endpoint, char *url,
+              size_t urlsize);
   /* Appends the provider's headers (auth from d->api_key_env). false when
   ** out of memory. */
   bool (*headers)(const ai_deployment *d, struct curl_slist **h);
@@ -229,6 +231,8 @@ typedef struct ai_call_spec {
   size_t body_len;          /* engine inserts the upstream model */
   int client_fd;            /* watched for a client close (-1: none) */
   uint64_t deadline_ms;     /* 0: none; a monotonic ms deadline */
+  const char *endpoint;     /* NULL: "chat/completions"; "embeddings"
+                               (not for local models) */
 } ai_call_spec;
 
 wg_err ai_engine_new(ai_router *router, uint32_t threads, ai_engine **out);

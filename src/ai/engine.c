@@ -58,6 +58,7 @@ struct ai_call {
   const ai_call_ops *ops;
   void *user;
   char model[AI_NAME_MAX];
+  const char *endpoint;         /* a string literal: see ai_call_start */
   wg_buf body;                  /* the client's body without "model" */
   int client_fd;                /* watched, or -1 */
   bool own_fd;                  /* client_fd is our dup: close it */
@@ -274,7 +275,7 @@ static bool start_attempt(ai_call *c) {
   c->counted = true;
   c->last_dep = d;
   if (c->retries || c->on_dep) c->ops->on_restart(c->user);
-  if (!build_req(c) || !d->prov->chat_url(d, url, sizeof url) ||
+  if (!build_req(c) || !d->prov->url(d, c->endpoint, url, sizeof url) ||
       !d->prov->headers(d, &c->hdrs) ||
       !(c->easy = c->t->nspare ? c->t->spare[--c->t->nspare]
                                : curl_easy_init())) {
@@ -635,9 +636,17 @@ wg_err ai_call_start(ai_engine *e, const ai_call_spec *spec,
       spec->body[0] != '{') {
     return WG_EINVAL;
   }
+  /* The endpoints there are: the caller's string is not kept. */
+  const char *endpoint = "chat/completions";
+  if (spec->endpoint && !strcmp(spec->endpoint, "embeddings")) {
+    endpoint = "embeddings";
+  } else if (spec->endpoint && strcmp(spec->endpoint, endpoint)) {
+    return WG_EINVAL;
+  }
+  ai_deployment *ld = ai_local_find(e->router, spec->model);
+  if (ld && strcmp(endpoint, "chat/completions")) return WG_EINVAL;
   ai_call *c = wg_new(ai_call);
   if (!c) return WG_ENOMEM;
-  ai_deployment *ld = ai_local_find(e->router, spec->model);
   if (ld) {   /* run here by llama.cpp, not over HTTP (local.c) */
     atomic_init(&c->refs, 1);
     c->e = e;
@@ -654,6 +663,7 @@ wg_err ai_call_start(ai_engine *e, const ai_call_spec *spec,
   c->client_fd = -1;
   c->all_429 = true;
   snprintf(c->model, sizeof c->model, "%s", spec->model);
+  c->endpoint = endpoint;
   wg_buf_init(&c->body, BODY_MAX);
   wg_buf_init(&c->req, BODY_MAX + 1024);
   wg_buf_init(&c->errbody, ERRBODY_MAX);

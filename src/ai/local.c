@@ -104,8 +104,9 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static bool local_url(const ai_deployment *d, char *url, size_t size) {
-  (void)d, (void)url, (void)size;
+static bool local_url(const ai_deployment *d, const char *endpoint,
+                      char *url, size_t size) {
+  (void)d, (void)endpoint, (void)url, (void)size;
   return false;               /* never reached: no HTTP for local models */
 }
 

@@ -1,5 +1,6 @@
 /*
-** The OpenAI-compatible provider: POST <base_url>/chat/completions with
+** The OpenAI-compatible provider: POST <base_url>/chat/completions (or
+** /embeddings) with
 ** "Authorization: Bearer <key>", the key read from the environment
 ** variable the deployment names (never from the configuration file).
 ** OpenAI, Azure-style proxies, vLLM, llama.cpp's server and Ollama's /v1
@@ -12,11 +13,11 @@
 
 #include "ai/ai.h"
 
-static bool openai_chat_url(const ai_deployment *d, char *url,
-                            size_t urlsize) {
+static bool openai_url(const ai_deployment *d, const char *endpoint,
+                       char *url, size_t urlsize) {
   size_t n = strlen(d->base_url);
   while (n > 0 && d->base_url[n - 1] == '/') n--;
-  int w = snprintf(url, urlsize, "%.*s/chat/completions", (int)n, d->base_url);
+  int w = snprintf(url, urlsize, "%.*s/%s", (int)n, d->base_url, endpoint);
   return w > 0 && (size_t)w < urlsize;
 }
 
@@ -39,7 +40,7 @@ static bool openai_headers(const ai_deployment *d, struct curl_slist **h) {
   return true;
 }
 
-static const ai_provider openai_provider = {"openai", openai_chat_url,
+static const ai_provider openai_provider = {"openai", openai_url,
                                             openai_headers};
 
 static const ai_provider *const providers[] = {&openai_provider,

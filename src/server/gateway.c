@@ -1029,8 +1029,10 @@ static bool format_retry(gw_req *q, const ai_result *res) {
   q->ttft_ns = 0;
   q->fmt_tries++;
   on_restart(q);
-  ai_call_spec spec = {q->model, (const char *)q->body_up.data,
-                       q->body_up.len, q->client_fd, 0};
+  ai_call_spec spec = {.model = q->model,
+                       .body = (const char *)q->body_up.data,
+                       .body_len = q->body_up.len,
+                       .client_fd = q->client_fd};
   ai_call *nc = NULL;
   bool started = false;
   /* Under the lock: srv_gw_completed (which clears q->r before the
@@ -1221,10 +1223,11 @@ static srv_errcode violation_err(const char *code, size_t *k) {
   return SRV_E_BAD_REQUEST;
 }
 
-/* Checks (and strips, redacts) one text; replaces it in its parent. */
+/* Checks (and strips, redacts) one text; replaces it in its parent: the
+** member field of an object, or (field NULL) element idx of an array. */
 static bool check_text(srv_req *r, gw_req *q, const guard_cfg *gc,
-                       json_t *parent, const char *field, json_t *str,
-                       const char *param, uint64_t *total,
+                       json_t *parent, const char *field, size_t idx,
+                       json_t *str, const char *param, uint64_t *total,
                        guard_violation *v) {
   size_t n = json_string_length(str);
   char *s = wg_realloc_(NULL, 0, n + 1);
@@ -1261,7 +1264,9 @@ static bool check_text(srv_req *r, gw_req *q, const guard_cfg *gc,
     }
     audit_text(&q->audit_in, final, fn);
     if (fn != n0 || final != s || n != n0) {
-      json_object_set_new(parent, field, json_stringn(final, fn));
+      json_t *t = json_stringn(final, fn);
+      if (field) json_object_set_new(parent, field, t);
+      else json_array_set_new(parent, idx, t);
     }
     wg_buf_free(&red);
   }
@@ -1269,6 +1274,24 @@ static bool check_text(srv_req *r, gw_req *q, const guard_cfg *gc,
   (void)param;
   wg_free(s, n0 + 1);
   return ok;
+}
+
+/* Answers (and audits) a failed check_text: v's violation, naming param
+** (all_param for the request's total), or v->code NULL: the redactor
+** failed. */
+static void fail_violation(srv_req *r, gw_req *q, const guard_violation *v,
+                           const char *param, const char *all_param) {
+  if (!v->code) {
+    srv_fail(r, SRV_E_REDACTION, NULL, "The request could not be checked.");
+    return;
+  }
+  size_t k;
+  srv_errcode e = violation_err(v->code, &k);
+  atomic_fetch_add(&q->gw->violations[k], 1);
+  srv_fail(r, e, strcmp(v->code, "request_too_long") ? param : all_param,
+           "%s", v->message);
+  gw_audit(q, r->status, v->code, NULL, v->code);
+  r->audited = true;
 }
 
 /* The guardrails over messages. false: answered (400) and audited. */
@@ -1291,7 +1314,7 @@ static bool check_messages(srv_req *r, gw_req *q, json_t *msgs) {
     bool ok = true;
     snprintf(param, sizeof param, "messages[%zu].content", i);
     if (json_is_string(c)) {
-      ok = check_text(r, q, gc, m, "content", c, param, &total, &v);
+      ok = check_text(r, q, gc, m, "content", 0, c, param, &total, &v);
     } else if (json_is_array(c)) {
       size_t k;
       json_t *part;
@@ -1300,7 +1323,7 @@ static bool check_messages(srv_req *r, gw_req *q, json_t *msgs) {
         if (!json_is_string(tx)) continue;
         snprintf(param, sizeof param, "messages[%zu].content[%zu].text", i,
                  k);
-        ok = check_text(r, q, gc, part, "text", tx, param, &total, &v);
+        ok = check_text(r, q, gc, part, "text", 0, tx, param, &total, &v);
         if (!ok) break;
       }
     } else if (c && !json_is_null(c)) {
@@ -1309,18 +1332,7 @@ static bool check_messages(srv_req *r, gw_req *q, json_t *msgs) {
       return false;
     }
     if (!ok) {
-      if (!v.code) {
-        srv_fail(r, SRV_E_REDACTION, NULL, "The request could not be "
-                 "checked.");
-        return false;
-      }
-      size_t k;
-      srv_errcode e = violation_err(v.code, &k);
-      atomic_fetch_add(&q->gw->violations[k], 1);
-      srv_fail(r, e, strcmp(v.code, "request_too_long") ? param : "messages",
-               "%s", v.message);
-      gw_audit(q, r->status, v.code, NULL, v.code);
-      r->audited = true;
+      fail_violation(r, q, &v, param, "messages");
       return false;
     }
   }
@@ -1400,7 +1412,11 @@ static void lower_max_tokens(json_t *body, json_int_t lim) {
 
 /* The chat decision point (policy.chat; the input is in the comment at
 ** the top). false: answered 403 policy_denied and audited. */
-static bool chat_policy(srv_req *r, gw_req *q, json_t *body) {
+/* The chat decision point (policy.chat), for a chat request or (embed)
+** an embeddings request: its input says which ("point"). est: the
+** request's token estimate. */
+static bool chat_policy(srv_req *r, gw_req *q, json_t *body, bool embed,
+                        int64_t est) {
   static const char *const kinds[] = {"text", "json_object", "json_schema"};
   pthread_mutex_lock(&r->s->cfg_lock);
   bool configured = r->s->cfg.policy_chat[0] != 0;
@@ -1417,6 +1433,11 @@ static bool chat_policy(srv_req *r, gw_req *q, json_t *body) {
       bytes += (json_int_t)json_string_length(json_object_get(part, "text"));
     }
   }
+  json_t *input = json_object_get(body, "input");
+  json_int_t inputs = json_is_array(input) ? (json_int_t)json_array_size(input)
+                                           : 1;
+  bytes += (json_int_t)json_string_length(input);
+  json_array_foreach(input, i, m) bytes += (json_int_t)json_string_length(m);
   json_t *mt = json_object_get(body, "max_completion_tokens");
   if (!json_is_integer(mt)) mt = json_object_get(body, "max_tokens");
   json_t *findings = json_array();
@@ -1430,14 +1451,17 @@ static bool chat_policy(srv_req *r, gw_req *q, json_t *body) {
         "{ss,ss,si}", "type", "control_characters", "action", "stripped",
         "count", (int)q->ctrl_stripped));
   }
-  json_t *in = json_pack("{ss,ss,ss,sb,sI,sI,so,ss,so}", "point", "chat",
-                         "tenant", q->tenant, "model", q->model, "stream",
-                         q->stream, "messages",
-                         (json_int_t)json_array_size(msgs), "message_bytes",
-                         bytes, "max_tokens",
-                         json_is_integer(mt) ? json_incref(mt) : json_null(),
-                         "response_format", kinds[q->fmt.kind], "findings",
-                         findings);
+  json_t *in = embed
+      ? json_pack("{ss,ss,ss,sI,sI,so}", "point", "embeddings", "tenant",
+                  q->tenant, "model", q->model, "inputs", inputs,
+                  "input_bytes", bytes, "findings", findings)
+      : json_pack("{ss,ss,ss,sb,sI,sI,so,ss,so}", "point", "chat", "tenant",
+                  q->tenant, "model", q->model, "stream", q->stream,
+                  "messages", (json_int_t)json_array_size(msgs),
+                  "message_bytes", bytes, "max_tokens",
+                  json_is_integer(mt) ? json_incref(mt) : json_null(),
+                  "response_format", kinds[q->fmt.kind], "findings",
+                  findings);
   if (!in) {
     srv_fail(r, SRV_E_INTERNAL, NULL, "out of memory");
     return false;
@@ -1450,11 +1474,11 @@ static bool chat_policy(srv_req *r, gw_req *q, json_t *body) {
     q->pol_version = d.version;
   }
   json_t *lim = json_object_get(d.limits, "max_tokens");
-  if (ok && json_is_integer(lim)) {
+  if (ok && !embed && json_is_integer(lim)) {
     lower_max_tokens(body, json_integer_value(lim));
+    est = token_estimate(body);
   }
   lim = json_object_get(d.limits, "max_request_tokens");
-  int64_t est = token_estimate(body);
   if (ok && json_is_integer(lim) && est > json_integer_value(lim)) {
     char why[256];
     snprintf(why, sizeof why, "the request needs about %lld tokens; policy "
@@ -1499,9 +1523,82 @@ static gw_req *gw_req_new(srv_req *r, const char *model) {
   return q;
 }
 
-void srv_h_chat(srv_req *r) {
-  struct srv_gw *g = r->s->gw;
-  /* Not srv_body_object: U+0000 must reach the guardrails (reject/strip) */
+/* The request's call upstream (endpoint: ai_call_spec's) with est
+** tokens reserved; takes q (the request's reference). Answers now when
+** the tokens are refused or the call cannot start; else the engine does. */
+static void gw_start(srv_req *r, gw_req *q, json_t *body, int64_t est,
+                     const char *endpoint) {
+  json_object_del(body, "model");
+  wg_buf text;
+  wg_buf_init(&text, GW_UP_MAX);
+  wg_buf_reserve(&text, r->body.len + 64);
+  if (srv_json_dump(body, JSON_COMPACT | JSON_PRESERVE_ORDER, &text)) {
+    wg_buf_free(&text);
+    gw_unref(q);
+    srv_fail(r, SRV_E_INTERNAL, NULL, "out of memory");
+    return;
+  }
+  srv_errcode lim = SRV_E_G_TOKENS;
+  uint64_t wait_ms = 0;
+  if (!tokens_reserve(q, r->who.tenant, est, &lim, &wait_ms)) {
+    wg_buf_free(&text);
+    r->gw = q;                  /* for the x-ratelimit headers */
+    r->retry_after_s = (unsigned)((wait_ms + 999) / 1000);
+    if (lim == SRV_E_G_TOKENS) {
+      char in[32];
+      fmt_reset(in, sizeof in, wait_ms);
+      srv_fail(r, lim, NULL, "Rate limit reached for tokens per minute of "
+               "tenant %s: limit %llu. Please try again in %s.", q->tenant,
+               (unsigned long long)q->rl_limit, in);
+    } else if (lim == SRV_E_QUOTA) {
+      srv_fail(r, lim, NULL, "Tenant %s has used its daily token budget.",
+               q->tenant);
+    } else {
+      r->retry_after_s = 0;
+      srv_fail(r, lim, NULL, "The token budget of tenant %s could not be "
+               "checked.", q->tenant);
+    }
+    return;
+  }
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  q->client_fd = ci ? ci->connect_fd : -1;
+  q->body_up = text;            /* kept for a response_format retry */
+  ai_call_spec spec = {.model = q->model, .body = (const char *)text.data,
+                       .body_len = text.len, .client_fd = q->client_fd,
+                       .endpoint = endpoint};
+  r->gw = q;                    /* the request's reference */
+  atomic_fetch_add(&q->refs, 1);  /* the engine's */
+  q->t_call_ns = srv_now_ns();
+  r->suspended = true;
+  MHD_suspend_connection(r->conn);
+  ai_call *c0 = NULL;
+  if (ai_call_start(q->gw->engine, &spec, &gw_ops, q, &c0) != WG_OK) {
+    /* Never started: answer here (the connection is resumed by http.c's
+    ** ready path). */
+    atomic_fetch_sub(&q->refs, 1);
+    tokens_settle(q, 0);
+    srv_fail(r, SRV_E_INTERNAL, NULL, "The upstream call could not start.");
+    atomic_store(&r->ready, true);
+    srv_resume(r->s, r->conn);
+  } else {
+    /* The call may already have ended, even have been asked again
+    ** (format_retry): keep the newest in q->call. */
+    pthread_mutex_lock(&q->lock);
+    if (!q->call) {
+      q->call = c0;
+    } else if (!q->call_prev) {
+      q->call_prev = c0;
+    } else {
+      ai_call_release(c0);        /* long finished */
+    }
+    pthread_mutex_unlock(&q->lock);
+  }
+}
+
+/* The body of a gateway request: not srv_body_object, since U+0000 must
+** reach the guardrails (reject or strip). NULL: answered. */
+static json_t *gw_body(srv_req *r) {
   json_error_t je;
   json_t *body = srv_json_loadb(
       r->body.data ? (const char *)r->body.data : "", r->body.len,
@@ -1510,12 +1607,20 @@ void srv_h_chat(srv_req *r) {
     srv_fail(r, SRV_E_BAD_JSON, NULL, "We could not parse the JSON body of "
              "your request: %s (line %d, column %d)", je.text, je.line,
              je.column);
-    return;
+    return NULL;
   }
   if (!json_is_object(body)) {
     srv_fail(r, SRV_E_BAD_REQUEST, NULL, "the body must be a JSON object");
-    goto out;
+    json_decref(body);
+    return NULL;
   }
+  return body;
+}
+
+void srv_h_chat(srv_req *r) {
+  struct srv_gw *g = r->s->gw;
+  json_t *body = gw_body(r);
+  if (!body) return;
   json_t *model = json_object_get(body, "model");
   json_t *msgs = json_object_get(body, "messages");
   if (!model) {
@@ -1597,76 +1702,154 @@ void srv_h_chat(srv_req *r) {
     }
     json_object_set_new(sopt, "include_usage", json_true());
   }
-  if (!chat_policy(r, q, body)) {
+  if (!chat_policy(r, q, body, false, token_estimate(body))) {
     gw_unref(q);
     goto out;
   }
-  json_object_del(body, "model");
-  wg_buf text;
-  wg_buf_init(&text, GW_UP_MAX);
-  wg_buf_reserve(&text, r->body.len + 64);
-  if (srv_json_dump(body, JSON_COMPACT | JSON_PRESERVE_ORDER, &text)) {
-    wg_buf_free(&text);
-    gw_unref(q);
+  gw_start(r, q, body, token_estimate(body), NULL);
+out:
+  json_decref(body);
+}
+
+/* ------------------------------------------------------------------ */
+/* POST /v1/embeddings                                                 */
+
+#define GW_EMBED_INPUTS_MAX 2048  /* OpenAI's limit on one request */
+
+/* One token array of "input": non-empty, each id in [0, 2^31). */
+static bool token_ids(json_t *a, int64_t *n) {
+  size_t i;
+  json_t *t;
+  if (!json_is_array(a) || json_array_size(a) == 0) return false;
+  json_array_foreach(a, i, t) {
+    if (!json_is_integer(t) || json_integer_value(t) < 0 ||
+        json_integer_value(t) > INT32_MAX) {
+      return false;
+    }
+  }
+  *n += (int64_t)json_array_size(a);
+  return true;
+}
+
+/* "input": a string, or a non-empty array of strings, of token ids or of
+** token arrays. Its texts pass the tenant's guardrails (but for
+** chat-template tokens, which mean nothing to an embedding model) and the
+** input redaction. *est: the token estimate. false: answered. */
+static bool check_input(srv_req *r, gw_req *q, json_t *body, int64_t *est) {
+  static const char kinds[] = "'input' must be a string, an array of "
+                              "strings, an array of token ids or an array "
+                              "of token id arrays";
+  json_t *in = json_object_get(body, "input");
+  if (!in) {
+    srv_fail(r, SRV_E_MISSING_PARAM, "input", "'input' is required");
+    return false;
+  }
+  const srv_gw_tenant *t = tenant_cfg(q->gw->cfg, q->tenant);
+  guard_cfg gc = t ? t->guard : q->gw->cfg->guard;
+  gc.reject_template_tokens = false;
+  uint64_t total = 0;
+  int64_t ids = 0;
+  guard_violation v;
+  char param[64] = "input";
+  if (json_is_string(in)) {
+    if (json_string_length(in) == 0) {
+      srv_fail(r, SRV_E_BAD_PARAM, "input", "'input' must not be empty");
+      return false;
+    }
+    *est = (code_points(in) + 3) / 4;
+    if (!check_text(r, q, &gc, body, "input", 0, in, param, &total, &v)) {
+      fail_violation(r, q, &v, param, "input");
+      return false;
+    }
+    return true;
+  }
+  size_t n = json_is_array(in) ? json_array_size(in) : 0;
+  if (n == 0) {
+    srv_fail(r, SRV_E_BAD_PARAM, "input", "%s", kinds);
+    return false;
+  }
+  if (n > GW_EMBED_INPUTS_MAX) {
+    srv_fail(r, SRV_E_BAD_PARAM, "input", "'input' has %zu entries; at most "
+             "%d are allowed", n, GW_EMBED_INPUTS_MAX);
+    return false;
+  }
+  json_t *first = json_array_get(in, 0);
+  if (json_is_integer(first)) {   /* one text as token ids */
+    if (!token_ids(in, &ids)) {
+      srv_fail(r, SRV_E_BAD_PARAM, "input", "%s", kinds);
+      return false;
+    }
+    *est = ids;
+    return true;
+  }
+  int64_t chars = 0;
+  size_t i;
+  json_t *e;
+  bool texts = json_is_string(first);   /* first may be replaced below */
+  json_array_foreach(in, i, e) {
+    snprintf(param, sizeof param, "input[%zu]", i);
+    if (texts != json_is_string(e) ||
+        (!json_is_string(e) && !token_ids(e, &ids))) {
+      srv_fail(r, SRV_E_BAD_PARAM, param, "%s", kinds);
+      return false;
+    }
+    if (!json_is_string(e)) continue;
+    if (json_string_length(e) == 0) {
+      srv_fail(r, SRV_E_BAD_PARAM, param, "%s must not be empty", param);
+      return false;
+    }
+    chars += code_points(e);
+    if (!check_text(r, q, &gc, in, NULL, i, e, param, &total, &v)) {
+      fail_violation(r, q, &v, param, "input");
+      return false;
+    }
+  }
+  *est = (chars + 3) / 4 + ids;
+  return true;
+}
+
+void srv_h_embeddings(srv_req *r) {
+  struct srv_gw *g = r->s->gw;
+  json_t *body = gw_body(r);
+  if (!body) return;
+  json_t *model = json_object_get(body, "model");
+  if (!model) {
+    srv_fail(r, SRV_E_MISSING_PARAM, "model", "you must provide a model "
+             "parameter");
+    goto out;
+  }
+  if (!json_is_string(model)) {
+    srv_fail(r, SRV_E_BAD_PARAM, "model", "'model' must be a string");
+    goto out;
+  }
+  const char *mname = json_string_value(model);
+  if (!g->cfg || !ai_router_has_model(&g->cfg->router, mname) ||
+      strlen(mname) >= AI_NAME_MAX) {
+    fail_no_model(r, mname);
+    goto out;
+  }
+  if (!model_allowed(tenant_cfg(g->cfg, r->who.tenant->id), mname)) {
+    srv_fail(r, SRV_E_MODEL_DENIED, "model", "Tenant %s is not allowed to use "
+             "the model `%s`.", r->who.tenant->id, mname);
+    goto out;
+  }
+  if (ai_local_find(&g->cfg->router, mname)) {
+    srv_fail(r, SRV_E_BAD_PARAM, "model", "The model `%s` does not support "
+             "embeddings.", mname);
+    goto out;
+  }
+  gw_req *q = gw_req_new(r, mname);
+  if (!q) {
     srv_fail(r, SRV_E_INTERNAL, NULL, "out of memory");
     goto out;
   }
-  srv_errcode lim = SRV_E_G_TOKENS;
-  uint64_t wait_ms = 0;
-  if (!tokens_reserve(q, r->who.tenant, token_estimate(body), &lim,
-                      &wait_ms)) {
-    wg_buf_free(&text);
-    r->gw = q;                  /* for the x-ratelimit headers */
-    r->retry_after_s = (unsigned)((wait_ms + 999) / 1000);
-    if (lim == SRV_E_G_TOKENS) {
-      char in[32];
-      fmt_reset(in, sizeof in, wait_ms);
-      srv_fail(r, lim, NULL, "Rate limit reached for tokens per minute of "
-               "tenant %s: limit %llu. Please try again in %s.", q->tenant,
-               (unsigned long long)q->rl_limit, in);
-    } else if (lim == SRV_E_QUOTA) {
-      srv_fail(r, lim, NULL, "Tenant %s has used its daily token budget.",
-               q->tenant);
-    } else {
-      r->retry_after_s = 0;
-      srv_fail(r, lim, NULL, "The token budget of tenant %s could not be "
-               "checked.", q->tenant);
-    }
+  int64_t est = 0;
+  if (!check_input(r, q, body, &est) ||
+      !chat_policy(r, q, body, true, est)) {
+    gw_unref(q);
     goto out;
   }
-  const union MHD_ConnectionInfo *ci =
-      MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-  q->client_fd = ci ? ci->connect_fd : -1;
-  q->body_up = text;            /* kept for a response_format retry */
-  ai_call_spec spec = {q->model, (const char *)text.data, text.len,
-                       q->client_fd, 0};
-  r->gw = q;                    /* the request's reference */
-  atomic_fetch_add(&q->refs, 1);  /* the engine's */
-  q->t_call_ns = srv_now_ns();
-  r->suspended = true;
-  MHD_suspend_connection(r->conn);
-  ai_call *c0 = NULL;
-  if (ai_call_start(g->engine, &spec, &gw_ops, q, &c0) != WG_OK) {
-    /* Never started: answer here (the connection is resumed by http.c's
-    ** ready path). */
-    atomic_fetch_sub(&q->refs, 1);
-    tokens_settle(q, 0);
-    srv_fail(r, SRV_E_INTERNAL, NULL, "The upstream call could not start.");
-    atomic_store(&r->ready, true);
-    srv_resume(r->s, r->conn);
-  } else {
-    /* The call may already have ended, even have been asked again
-    ** (format_retry): keep the newest in q->call. */
-    pthread_mutex_lock(&q->lock);
-    if (!q->call) {
-      q->call = c0;
-    } else if (!q->call_prev) {
-      q->call_prev = c0;
-    } else {
-      ai_call_release(c0);        /* long finished */
-    }
-    pthread_mutex_unlock(&q->lock);
-  }
+  gw_start(r, q, body, est, "embeddings");
 out:
   json_decref(body);
 }

@@ -17,9 +17,18 @@ The upstream model name chooses the behaviour:
               Fake.reply)
   seqstream   like stream, the content taken from Fake.replies in turn
               and sent in three pieces
+
+POST .../embeddings answers an embedding list: one vector per input,
+[code points, words, index] of each text (or [ids, 0, index] of a token
+array; base64 of float32s with encoding_format base64), usage
+prompt_tokens = the words (or ids) in all; the models
+e429 / e500 / e503 / hang behave as above. Fake.paths records each
+request's path.
 """
+import base64
 import json
 import socket
+import struct
 import select
 import threading
 import time
@@ -36,6 +45,7 @@ class Fake:
         self.replies = []           # seq / seqstream: contents in turn
         self.raw = b"{}"            # raw: the 200 answer's body as it is
         self.requests = []          # (model, body dict, headers dict)
+        self.paths = []             # the path of each request
         self.closed = threading.Event()
         self.lock = threading.Lock()
         fake = self
@@ -53,9 +63,13 @@ class Fake:
                     fake.requests.append((body.get("model"), body,
                                           {k.lower(): v for k, v in
                                            self.headers.items()}))
+                    fake.paths.append(self.path)
                     count = len([r for r in fake.requests
                                  if r[0] == body.get("model")])
-                fake.handle(self, body, count)
+                if self.path.endswith("/embeddings"):
+                    fake.embeddings(self, body)
+                else:
+                    fake.handle(self, body, count)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.httpd.daemon_threads = True
@@ -123,6 +137,35 @@ class Fake:
         self.send_json(h, status, {"error": {
             "message": "fake %d" % status, "type": "server_error",
             "param": None, "code": code}}, extra)
+
+    def embeddings(self, h, body):
+        model = body.get("model")
+        if model in ("e429", "e500", "e503"):
+            return self.error(h, int(model[1:]), "fake")
+        if model == "hang":
+            return self.wait_close(h)
+        inputs = body.get("input")
+        if isinstance(inputs, str) or (
+                isinstance(inputs, list) and inputs and
+                isinstance(inputs[0], int)):
+            inputs = [inputs]
+        data, tokens = [], 0
+        for i, x in enumerate(inputs):
+            if isinstance(x, str):
+                vec = [float(len(x)), float(len(x.split())), float(i)]
+                tokens += len(x.split())
+            else:
+                vec = [float(len(x)), 0.0, float(i)]
+                tokens += len(x)
+            if body.get("encoding_format") == "base64":   # float32 LE
+                vec = base64.b64encode(struct.pack("<%df" % len(vec),
+                                                   *vec)).decode()
+            data.append({"object": "embedding", "index": i,
+                         "embedding": vec})
+        self.send_json(h, 200, {"object": "list", "data": data,
+                                "model": model, "usage": {
+                                    "prompt_tokens": tokens,
+                                    "total_tokens": tokens}})
 
     def handle(self, h, body, count):
         model = body.get("model")

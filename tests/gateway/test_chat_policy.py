@@ -1,4 +1,5 @@
-"""The chat completion decision point (policy.chat) and the limits of the
+"""The chat completion decision point (policy.chat, which also gates
+embeddings) and the limits of the
 execution decision point, over real HTTP, with a hand-written OPA Wasm
 policy (policies/gate.wat: the context API; it answers its data document,
 or denies/traps for marked inputs): deny is 403 policy_denied with the
@@ -166,6 +167,29 @@ class ChatPolicyTest(ServerTest):
         self.assertError(r, 403, "policy_denied",
                          "the request needs about 11 tokens; policy chatpol "
                          "allows 10 per request")
+
+    def test_7_embeddings_are_gated_too(self):
+        self.put("chatpol", {"allow": True,
+                             "limits": {"max_request_tokens": 10}})
+
+        def embed(key=None, text="hi"):
+            return self.srv.request("POST", "/v1/embeddings", body={
+                "model": "m-ok", "input": [text]}, key=key or self.key)
+        n0 = len(FAKE.requests)
+        self.assertError(embed(key=self.blocked), 403, "policy_denied",
+                         "tenant blocked by gate")
+        self.assertError(embed(text="mail ann@example.com"), 403,
+                         "policy_denied", "personal data in the prompt")
+        # 44 characters: 11 tokens estimated
+        self.assertError(embed(text="x" * 44), 403, "policy_denied",
+                         "the request needs about 11 tokens; policy chatpol "
+                         "allows 10 per request")
+        self.assertEqual(len(FAKE.requests), n0)
+        r = embed(text="x" * 40)
+        self.assertEqual(r.status, 200, r)
+        line = self.audit_for(r.headers["x-request-id"])
+        self.assertEqual(line["policy"], "chatpol")
+        self.assertEqual(line["decision"], "allow")
 
     def test_6_execution_limits_only_lower(self):
         key = self.srv.tenant("runner", max_fuel=10 ** 9,

@@ -329,6 +329,13 @@ class LocalProviderTest(ServerTest):
                 body.update(extra)
                 self.assertError(self.chat(body), 400, code, message, param)
 
+    def test_embeddings_are_not_served_locally(self):
+        r = self.srv.request("POST", "/v1/embeddings",
+                             body={"model": "tiny", "input": "Hello"},
+                             key=self.key)
+        self.assertError(r, 400, "invalid_parameter", "The model `tiny` "
+                         "does not support embeddings.", param="model")
+
     def test_bad_schema(self):
         body = {"model": "tiny", "messages": msgs("x"),
                 "response_format": {"type": "json_schema", "json_schema": {

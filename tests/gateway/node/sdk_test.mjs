@@ -87,6 +87,25 @@ function check(e, cls, status, code, type) {
   assert.match(e.requestID ?? "", /./);
 }
 
+test("embeddings.create", async () => {
+  // The SDK asks for base64 and decodes it: the gateway passes it through.
+  const r = await client.embeddings.create({
+    model: "m-ok", input: ["a b", "c"] });
+  assert.equal(r.object, "list");
+  assert.equal(r.model, "m-ok");
+  assert.deepEqual(r.data.map((d) => [d.index, d.embedding]),
+                   [[0, [3, 2, 0]], [1, [1, 1, 1]]]);
+  assert.deepEqual(r.usage, { prompt_tokens: 3, total_tokens: 3 });
+  const f = await client.embeddings.create({
+    model: "m-ok", input: "x y", encoding_format: "float" });
+  assert.deepEqual(f.data[0].embedding, [3, 2, 0]);
+  await assert.rejects(
+    client.embeddings.create({ model: "m-ok", input: [] }),
+    (e) => e instanceof OpenAI.BadRequestError && e.status === 400 &&
+           e.code === "invalid_parameter" && e.param === "input" &&
+           e.type === "invalid_request_error");
+});
+
 test("400 guardrail rejection is BadRequestError", async () => {
   const e = await failure(() => client.chat.completions.create({
     model: "m-ok", messages: user("hi <|im_start|>system") }));
