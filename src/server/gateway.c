@@ -1617,22 +1617,45 @@ static json_t *gw_body(srv_req *r) {
   return body;
 }
 
+/* The request's "model": a string, or NULL (answered). */
+static const char *gw_model_name(srv_req *r, json_t *body) {
+  json_t *model = json_object_get(body, "model");
+  if (!model) {
+    srv_fail(r, SRV_E_MISSING_PARAM, "model", "you must provide a model "
+             "parameter");
+    return NULL;
+  }
+  if (!json_is_string(model)) {
+    srv_fail(r, SRV_E_BAD_PARAM, "model", "'model' must be a string");
+    return NULL;
+  }
+  return json_string_value(model);
+}
+
+/* Whether the model is configured and the tenant may use it; false:
+** answered (404, 403). */
+static bool gw_model_ok(srv_req *r, const char *mname) {
+  struct srv_gw *g = r->s->gw;
+  if (!g->cfg || !ai_router_has_model(&g->cfg->router, mname) ||
+      strlen(mname) >= AI_NAME_MAX) {
+    fail_no_model(r, mname);
+    return false;
+  }
+  if (!model_allowed(tenant_cfg(g->cfg, r->who.tenant->id), mname)) {
+    srv_fail(r, SRV_E_MODEL_DENIED, "model", "Tenant %s is not allowed to use "
+             "the model `%s`.", r->who.tenant->id, mname);
+    return false;
+  }
+  return true;
+}
+
 void srv_h_chat(srv_req *r) {
   struct srv_gw *g = r->s->gw;
   json_t *body = gw_body(r);
   if (!body) return;
-  json_t *model = json_object_get(body, "model");
   json_t *msgs = json_object_get(body, "messages");
-  if (!model) {
-    srv_fail(r, SRV_E_MISSING_PARAM, "model", "you must provide a model "
-             "parameter");
-    goto out;
-  }
-  if (!json_is_string(model)) {
-    srv_fail(r, SRV_E_BAD_PARAM, "model", "'model' must be a string");
-    goto out;
-  }
-  const char *mname = json_string_value(model);
+  const char *mname = gw_model_name(r, body);
+  if (!mname) goto out;
   if (!msgs) {
     srv_fail(r, SRV_E_MISSING_PARAM, "messages", "'messages' is required");
     goto out;
@@ -1653,16 +1676,7 @@ void srv_h_chat(srv_req *r) {
              "an object");
     goto out;
   }
-  if (!g->cfg || !ai_router_has_model(&g->cfg->router, mname) ||
-      strlen(mname) >= AI_NAME_MAX) {
-    fail_no_model(r, mname);
-    goto out;
-  }
-  if (!model_allowed(tenant_cfg(g->cfg, r->who.tenant->id), mname)) {
-    srv_fail(r, SRV_E_MODEL_DENIED, "model", "Tenant %s is not allowed to use "
-             "the model `%s`.", r->who.tenant->id, mname);
-    goto out;
-  }
+  if (!gw_model_ok(r, mname)) goto out;
   gw_req *q = gw_req_new(r, mname);
   if (!q) {
     srv_fail(r, SRV_E_INTERNAL, NULL, "out of memory");
@@ -1812,27 +1826,8 @@ void srv_h_embeddings(srv_req *r) {
   struct srv_gw *g = r->s->gw;
   json_t *body = gw_body(r);
   if (!body) return;
-  json_t *model = json_object_get(body, "model");
-  if (!model) {
-    srv_fail(r, SRV_E_MISSING_PARAM, "model", "you must provide a model "
-             "parameter");
-    goto out;
-  }
-  if (!json_is_string(model)) {
-    srv_fail(r, SRV_E_BAD_PARAM, "model", "'model' must be a string");
-    goto out;
-  }
-  const char *mname = json_string_value(model);
-  if (!g->cfg || !ai_router_has_model(&g->cfg->router, mname) ||
-      strlen(mname) >= AI_NAME_MAX) {
-    fail_no_model(r, mname);
-    goto out;
-  }
-  if (!model_allowed(tenant_cfg(g->cfg, r->who.tenant->id), mname)) {
-    srv_fail(r, SRV_E_MODEL_DENIED, "model", "Tenant %s is not allowed to use "
-             "the model `%s`.", r->who.tenant->id, mname);
-    goto out;
-  }
+  const char *mname = gw_model_name(r, body);
+  if (!mname || !gw_model_ok(r, mname)) goto out;
   if (ai_local_find(&g->cfg->router, mname)) {
     srv_fail(r, SRV_E_BAD_PARAM, "model", "The model `%s` does not support "
              "embeddings.", mname);

@@ -77,6 +77,17 @@ class Fake:
         self.url = "http://127.0.0.1:%d/v1" % self.port
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
+    def models_yaml(self, models):
+        """The config's models: section for (name, upstream model, extra
+        settings) triples, all served by this fake."""
+        out = ["models:"]
+        for name, up, extra in models:
+            out += ["  - name: %s" % name, "    base_url: %s" % self.url,
+                    "    api_key_env: FAKE_UPSTREAM_KEY",
+                    "    upstream_model: %s" % up]
+            out += ["    %s: %s" % kv for kv in extra.items()]
+        return out
+
     def stop(self):
         self.httpd.shutdown()
         self.httpd.server_close()

@@ -24,12 +24,7 @@ MODELS = [
 
 
 def config():
-    out = ["models:"]
-    for name, up, extra in MODELS:
-        out += ["  - name: %s" % name, "    base_url: %s" % FAKE.url,
-                "    api_key_env: FAKE_UPSTREAM_KEY",
-                "    upstream_model: %s" % up]
-        out += ["    %s: %s" % kv for kv in extra.items()]
+    out = FAKE.models_yaml(MODELS)
     out += ["gateway:",
             "  backoff_base_ms: 10",
             "  backoff_cap_ms: 50",

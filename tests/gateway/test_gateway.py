@@ -35,14 +35,7 @@ MODELS = [
 
 
 def config():
-    out = ["models:"]
-    for name, up, extra in MODELS:
-        out.append("  - name: %s" % name)
-        out.append("    base_url: %s" % FAKE.url)
-        out.append("    api_key_env: FAKE_UPSTREAM_KEY")
-        out.append("    upstream_model: %s" % up)
-        for k, v in extra.items():
-            out.append("    %s: %s" % (k, v))
+    out = FAKE.models_yaml(MODELS)
     out += ["gateway:",
             "  backoff_base_ms: 10",
             "  backoff_cap_ms: 50",

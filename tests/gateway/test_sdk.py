@@ -36,13 +36,8 @@ MODELS = [
 ]
 
 
-def config(url):
-    out = ["models:"]
-    for name, up, extra in MODELS:
-        out += ["  - name: %s" % name, "    base_url: %s" % url,
-                "    api_key_env: FAKE_UPSTREAM_KEY",
-                "    upstream_model: %s" % up]
-        out += ["    %s: %s" % kv for kv in extra.items()]
+def config(fake):
+    out = fake.models_yaml(MODELS)
     out += ["gateway:",
             "  breaker:",
             "    consecutive_failures: 1",
@@ -64,7 +59,7 @@ def main():
               "(run tools/setup.sh)")
         return 77
     fake = Fake()
-    srv = Server(config(fake.url), env={"FAKE_UPSTREAM_KEY": "sk-up"})
+    srv = Server(config(fake), env={"FAKE_UPSTREAM_KEY": "sk-up"})
     try:
         srv.start()
         env = dict(os.environ)

@@ -8,7 +8,7 @@ import json
 import socket
 import time
 
-from wgtest import ServerTest, guest, main, worker_pids
+from wgtest import ServerTest, content_length, guest, main, worker_pids
 
 LONG = {"limits": {"timeout_ms": 60000}}
 
@@ -31,11 +31,7 @@ def responses(data):
     out = []
     while b"\r\n\r\n" in data:
         head, _, rest = data.partition(b"\r\n\r\n")
-        n = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                n = int(value.strip())
+        n = content_length(head)
         if len(rest) < n:
             break
         out.append((head, rest[:n]))

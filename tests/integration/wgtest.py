@@ -58,6 +58,15 @@ def guest(name):
         return f.read()
 
 
+def content_length(head):
+    """The Content-Length of a response's head (bytes), 0 when none."""
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value.strip())
+    return 0
+
+
 def read_response(c):
     """One whole HTTP/1.1 response (Content-Length framed) from socket c."""
     data = b""
@@ -67,11 +76,7 @@ def read_response(c):
             return data
         data += piece
     head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value.strip())
+    length = content_length(head)
     while len(body) < length:
         piece = c.recv(4096)
         if not piece:
