@@ -1412,11 +1412,12 @@ static void lower_max_tokens(json_t *body, json_int_t lim) {
 
 /* The chat decision point (policy.chat; the input is in the comment at
 ** the top). false: answered 403 policy_denied and audited. */
-/* The chat decision point (policy.chat), for a chat request or (embed)
-** an embeddings request: its input says which ("point"). est: the
-** request's token estimate. */
-static bool chat_policy(srv_req *r, gw_req *q, json_t *body, bool embed,
-                        int64_t est) {
+/* The chat decision point (policy.chat), for a chat request or (embed_est
+** not NULL: the request's token estimate) an embeddings request: its input
+** says which ("point"). */
+static bool chat_policy(srv_req *r, gw_req *q, json_t *body,
+                        const int64_t *embed_est) {
+  bool embed = embed_est != NULL;
   static const char *const kinds[] = {"text", "json_object", "json_schema"};
   pthread_mutex_lock(&r->s->cfg_lock);
   bool configured = r->s->cfg.policy_chat[0] != 0;
@@ -1476,9 +1477,9 @@ static bool chat_policy(srv_req *r, gw_req *q, json_t *body, bool embed,
   json_t *lim = json_object_get(d.limits, "max_tokens");
   if (ok && !embed && json_is_integer(lim)) {
     lower_max_tokens(body, json_integer_value(lim));
-    est = token_estimate(body);
   }
   lim = json_object_get(d.limits, "max_request_tokens");
+  int64_t est = embed ? *embed_est : token_estimate(body);
   if (ok && json_is_integer(lim) && est > json_integer_value(lim)) {
     char why[256];
     snprintf(why, sizeof why, "the request needs about %lld tokens; policy "
@@ -1716,7 +1717,7 @@ void srv_h_chat(srv_req *r) {
     }
     json_object_set_new(sopt, "include_usage", json_true());
   }
-  if (!chat_policy(r, q, body, false, token_estimate(body))) {
+  if (!chat_policy(r, q, body, NULL)) {
     gw_unref(q);
     goto out;
   }
@@ -1840,7 +1841,7 @@ void srv_h_embeddings(srv_req *r) {
   }
   int64_t est = 0;
   if (!check_input(r, q, body, &est) ||
-      !chat_policy(r, q, body, true, est)) {
+      !chat_policy(r, q, body, &est)) {
     gw_unref(q);
     goto out;
   }
