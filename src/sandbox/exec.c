@@ -112,6 +112,17 @@ static wg_err invoke(wg_wasi *w, wg_store *s, const wg_exec_request *req,
   return WG_OK;
 }
 
+void wgs_cancelled_result(wg_exec_result *res) {
+  memset(res, 0, sizeof *res);
+  res->out = copy_out(NULL, 0);
+  res->err = copy_out(NULL, 0);
+  if (!res->out || !res->err) wg_exec_result_free(res);
+  res->exit_code = 1;
+  res->trap = WG_TRAP_INTERRUPT;
+  res->cancelled = true;
+  set_message(res, "cancelled");
+}
+
 wg_err wg_exec_run(const wg_exec_request *req, wg_exec_result *res) {
   memset(res, 0, sizeof *res);
   if (!req || !req->module) return WG_EINVAL;
@@ -123,12 +134,7 @@ wg_err wg_exec_run(const wg_exec_request *req, wg_exec_result *res) {
   }
 
   if (wg_exec_cancel_fired(req->cancel)) {  /* no guest code at all */
-    res->exit_code = 1;
-    res->trap = WG_TRAP_INTERRUPT;
-    res->cancelled = true;
-    set_message(res, "cancelled");
-    res->out = copy_out(NULL, 0);
-    res->err = copy_out(NULL, 0);
+    wgs_cancelled_result(res);
     return WG_OK;
   }
   wg_wasi_preopen pre[64];

@@ -34,6 +34,9 @@ bool wgs_watch_remove(wgs_watch *w);
 bool wgs_watchdog_start(void);
 /* The token's eventfd, readable once it fired; -1 for NULL. */
 int wgs_cancel_fd(const wg_exec_cancel *c);
+/* Fills res as a run cancelled before or while it ran (exec.c): trap
+** interrupted, limit none, empty captured output. */
+void wgs_cancelled_result(wg_exec_result *res);
 
 /* Installs the worker's seccomp allowlist (seccomp.c) in this process;
 ** why gets a message on failure. */

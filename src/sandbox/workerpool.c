@@ -621,17 +621,6 @@ static bool peer_gone(void *peer) {
   return poll(&pf, 1, 0) > 0 && (pf.revents & (POLLHUP | POLLERR | POLLRDHUP));
 }
 
-/* The result of a cancelled run. */
-static void cancelled_result(wg_exec_result *res, wg_err *ret) {
-  memset(res, 0, sizeof *res);
-  empty_output(res);
-  res->exit_code = 1;
-  res->trap = WG_TRAP_INTERRUPT;
-  res->cancelled = true;
-  snprintf(res->trap_message, sizeof res->trap_message, "cancelled");
-  *ret = WG_OK;
-}
-
 /* One NN_CALL (payload in b) answered with an NN_REPLY (built in b);
 ** the time it took is added to *served_ns. An error: a protocol violation
 ** (the caller kills the worker) or a broken link. */
@@ -745,7 +734,8 @@ static wg_worker_outcome exchange(wg_workers *p, wslot *s, const char *key,
   if (o == WG_WORKER_CANCELLED) {
     retire(p, s);
     count(p, &p->stats.cancelled_killed);
-    cancelled_result(res, ret);
+    wgs_cancelled_result(res);
+    *ret = WG_OK;
   } else if (o == WG_WORKER_KILLED_TIMEOUT) {
     retire(p, s);
     count(p, &p->stats.timeouts_killed);
@@ -790,13 +780,13 @@ wg_err wg_workers_run_calls(wg_workers *p, const char *module_key,
   memset(res, 0, sizeof *res);
   *outcome = WG_WORKER_RAN;
   if (!req || !req->module) return WG_EINVAL;
-  wg_err ret = WG_OK;
   if (wg_exec_cancel_fired(req->cancel)) {   /* no worker needed */
     *outcome = WG_WORKER_CANCELLED;
-    cancelled_result(res, &ret);
-    return ret;
+    wgs_cancelled_result(res);
+    return WG_OK;
   }
   wslot *s = checkout(p);
+  wg_err ret = WG_OK;
   /* A worker killed from outside while idle must not cost the request:
   ** dead ones are replaced first; one killed but not dead yet is found
   ** by the exchange (the run never began): the next worker takes it. */
