@@ -167,12 +167,19 @@ class EmbeddingsTest(ServerTest):
         limited = self.limited
         r = self.embed({"model": "e-ok", "input": ["12345678901"]},
                        key=limited)
-        self.assertError(r, 400, "message_too_long", param="input[0]")
+        # the guardrails' own texts, as for chat (max_message_chars
+        # applies to each text of input)
+        self.assertError(r, 400, "message_too_long", "A message has 11 "
+                         "characters; the limit is 10.", param="input[0]")
         r = self.embed({"model": "e-ok", "input": ["1234567890", "123456"]},
                        key=limited)
-        self.assertError(r, 400, "request_too_long", param="input")
+        self.assertError(r, 400, "request_too_long", "The messages have more "
+                         "than 15 characters in all (the limit).",
+                         param="input")
         r = self.embed({"model": "e-ok", "input": "a\u0001b"})
-        self.assertError(r, 400, "control_characters", param="input")
+        self.assertError(r, 400, "control_characters", "The message contains "
+                         "the control character U+0001, which is not "
+                         "allowed.", param="input")
         # a chat-template token means nothing to an embedding model
         r = self.embed({"model": "e-ok", "input": "about [INST] tags"})
         self.assertEqual(r.status, 200, r)
@@ -184,7 +191,10 @@ class EmbeddingsTest(ServerTest):
         self.assertEqual(r.headers["x-ratelimit-limit-tokens"], "5")
         # 3 tokens used of 5: an input estimated at 4 more is refused
         r = self.embed({"model": "e-ok", "input": "x" * 16}, key=tight)
-        self.assertError(r, 429, "rate_limit_exceeded")
+        err = self.assertError(r, 429, "rate_limit_exceeded")
+        self.assertTrue(err["message"].startswith(
+            "Rate limit reached for tokens per minute of tenant tight: "
+            "limit 5. Please try again in "), err)
         self.assertIn("retry-after", r.headers)
 
     def test_upstream_failures(self):
