@@ -6,7 +6,7 @@ over a long run (a leak check: flat after warm-up).
 
   python3 bench/gateway/run.py [--build build] [--rates 500,1000,...]
                                [--seconds 5] [--rss-requests 1000000]
-                               [--cpu] [--instructions N]
+                               [--cpu] [--instructions N [--keep DIR]]
 
 The gateway runs with auth (a tenant key), quotas (request and token
 limits, the daily budget in the store), guardrails, input and output PII
@@ -301,6 +301,14 @@ def instructions(a, n):
             dumps = sorted(f for f in os.listdir(b.tmp)
                            if f.startswith(name + ".cg"))
             counts.append(callgrind_total(os.path.join(b.tmp, dumps[-1])))
+        if a.keep:
+            os.makedirs(a.keep, exist_ok=True)
+            for name in ("upstream", "wasmgate"):
+                last = sorted(f for f in os.listdir(b.tmp)
+                              if f.startswith(name + ".cg"))[-1]
+                shutil.copy(os.path.join(b.tmp, last),
+                            os.path.join(a.keep, "%s-%d.cg" % (
+                                name, port)))
         return [c / n for c in counts]
 
     try:
@@ -341,6 +349,9 @@ def main():
     ap.add_argument("--instructions", type=int, default=0, metavar="N",
                     help="instead: instructions a request of the gateway "
                          "and the upstream over N requests (callgrind)")
+    ap.add_argument("--keep", metavar="DIR",
+                    help="with --instructions: copy the callgrind dumps "
+                         "to DIR (for callgrind_annotate)")
     a = ap.parse_args()
     a.rates = [int(x) for x in a.rates.split(",")]
     if a.instructions:
