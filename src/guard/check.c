@@ -11,6 +11,8 @@
 void guard_cfg_default(guard_cfg *c) {
   c->max_message_chars = 4096;
   c->max_request_chars = 32768;
+  c->max_input_chars = 32768;           /* about 8,192 tokens */
+  c->max_input_total_chars = 1048576;
   c->control_chars = GUARD_CTRL_REJECT;
   c->reject_template_tokens = true;
 }
@@ -61,8 +63,9 @@ static bool is_ctrl(unsigned char ch) {
   return (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') || ch == 0x7f;
 }
 
-bool guard_check_text(const guard_cfg *c, char *s, size_t *n,
-                      uint64_t *chars, guard_violation *v) {
+bool guard_check_text(const guard_cfg *c, guard_text kind, char *s,
+                      size_t *n, uint64_t *chars, guard_violation *v) {
+  const char *what = kind == GUARD_INPUT ? "input" : "message";
   size_t w = 0;
   uint64_t cp = 0;
   for (size_t i = 0; i < *n; i++) {
@@ -71,8 +74,8 @@ bool guard_check_text(const guard_cfg *c, char *s, size_t *n,
       if (c->control_chars == GUARD_CTRL_REJECT) {
         v->code = "control_characters";
         snprintf(v->message, sizeof v->message,
-                 "The message contains the control character U+%04X, "
-                 "which is not allowed.", ch);
+                 "The %s contains the control character U+%04X, "
+                 "which is not allowed.", what, ch);
         return false;
       }
       continue;
@@ -82,14 +85,17 @@ bool guard_check_text(const guard_cfg *c, char *s, size_t *n,
   }
   *n = w;
   *chars = cp;
-  if (c->max_message_chars && cp > c->max_message_chars) {
-    v->code = "message_too_long";
+  uint32_t lim = kind == GUARD_INPUT ? c->max_input_chars
+                                     : c->max_message_chars;
+  if (lim && cp > lim) {
+    v->code = kind == GUARD_INPUT ? "input_too_long" : "message_too_long";
     snprintf(v->message, sizeof v->message,
-             "A message has %llu characters; the limit is %u.",
-             (unsigned long long)cp, c->max_message_chars);
+             "A%s %s has %llu characters; the limit is %u.",
+             kind == GUARD_INPUT ? "n" : "", what, (unsigned long long)cp,
+             lim);
     return false;
   }
-  if (c->reject_template_tokens) {
+  if (kind == GUARD_MESSAGE && c->reject_template_tokens) {
     size_t tl = 0;
     const char *t = guard_find_template_token(s, w, &tl);
     if (t) {

@@ -32,6 +32,9 @@ enum { GUARD_CTRL_REJECT, GUARD_CTRL_STRIP };
 typedef struct guard_cfg {
   uint32_t max_message_chars;   /* code points per message (0: no limit) */
   uint32_t max_request_chars;   /* code points of all messages */
+  /* Embeddings: documents, not turns, and many a request. */
+  uint32_t max_input_chars;     /* code points per input text */
+  uint32_t max_input_total_chars; /* code points of all input texts */
   int control_chars;            /* GUARD_CTRL_* */
   bool reject_template_tokens;
 } guard_cfg;
@@ -44,12 +47,17 @@ typedef struct guard_violation {
   char message[256];
 } guard_violation;
 
-/* Checks one text (valid UTF-8, n bytes) of a message. Control characters
-** (U+0000-U+001F except tab, LF, CR, and U+007F) are removed in place when
-** the mode is STRIP (*n shrinks). *chars gets its code points (after
-** stripping). Returns false with v filled on a violation. */
-bool guard_check_text(const guard_cfg *c, char *s, size_t *n,
-                      uint64_t *chars, guard_violation *v);
+/* What a text is: a chat message's, or an embeddings input (its own
+** length limit, code "input_too_long", no template-token check: such a
+** token means nothing to an embedding model). */
+typedef enum { GUARD_MESSAGE, GUARD_INPUT } guard_text;
+
+/* Checks one text (valid UTF-8, n bytes) of a message or input. Control
+** characters (U+0000-U+001F except tab, LF, CR, and U+007F) are removed in
+** place when the mode is STRIP (*n shrinks). *chars gets its code points
+** (after stripping). Returns false with v filled on a violation. */
+bool guard_check_text(const guard_cfg *c, guard_text kind, char *s,
+                      size_t *n, uint64_t *chars, guard_violation *v);
 /* The first chat-template control token in s (its length in *len), or
 ** NULL. */
 const char *guard_find_template_token(const char *s, size_t n, size_t *len);

@@ -97,13 +97,14 @@ struct srv_gw {
   guard_redactor *red;
   size_t ndeps;
   gw_depstat *stats;            /* [ndeps + 1]: the last, no deployment */
-  atomic_uint_fast64_t violations[4];
+  atomic_uint_fast64_t violations[5];
   atomic_uint_fast64_t redactions;
 };
 
 static const char *const violation_names[] = {
     "control_characters", "message_too_long", "request_too_long",
-    "template_token"};
+    "template_token", "input_too_long"};
+#define NVIOLATIONS (sizeof violation_names / sizeof violation_names[0])
 
 typedef struct gw_req {
   atomic_int refs;              /* request + engine call + stream response */
@@ -358,7 +359,7 @@ void srv_gw_metrics(srv *s, wg_buf *b) {
   wg_buf_printf(b, "# HELP wasmgate_gateway_guard_violations_total Requests "
                 "refused by a guardrail.\n"
                 "# TYPE wasmgate_gateway_guard_violations_total counter\n");
-  for (size_t i = 0; i < 4; i++) {
+  for (size_t i = 0; i < NVIOLATIONS; i++) {
     wg_buf_printf(b, "wasmgate_gateway_guard_violations_total{code=\"%s\"} "
                   "%llu\n", violation_names[i],
                   (unsigned long long)atomic_load(&g->violations[i]));
@@ -1211,9 +1212,10 @@ void srv_gw_completed(srv_req *r, int toe) {
 /* POST /v1/chat/completions                                           */
 
 static srv_errcode violation_err(const char *code, size_t *k) {
-  static const srv_errcode map[] = {SRV_E_G_CONTROL, SRV_E_G_MSG_LONG,
-                                    SRV_E_G_REQ_LONG, SRV_E_G_TOKEN};
-  for (size_t i = 0; i < 4; i++) {
+  static const srv_errcode map[NVIOLATIONS] = {
+      SRV_E_G_CONTROL, SRV_E_G_MSG_LONG, SRV_E_G_REQ_LONG, SRV_E_G_TOKEN,
+      SRV_E_G_INPUT_LONG};
+  for (size_t i = 0; i < NVIOLATIONS; i++) {
     if (!strcmp(violation_names[i], code)) {
       *k = i;
       return map[i];
@@ -1223,12 +1225,13 @@ static srv_errcode violation_err(const char *code, size_t *k) {
   return SRV_E_BAD_REQUEST;
 }
 
-/* Checks (and strips, redacts) one text; replaces it in its parent: the
-** member field of an object, or (field NULL) element idx of an array. */
+/* Checks (and strips, redacts) one text of a message or an input;
+** replaces it in its parent: the member field of an object, or (field
+** NULL) element idx of an array. */
 static bool check_text(srv_req *r, gw_req *q, const guard_cfg *gc,
-                       json_t *parent, const char *field, size_t idx,
-                       json_t *str, const char *param, uint64_t *total,
-                       guard_violation *v) {
+                       guard_text kind, json_t *parent, const char *field,
+                       size_t idx, json_t *str, const char *param,
+                       uint64_t *total, guard_violation *v) {
   size_t n = json_string_length(str);
   char *s = wg_realloc_(NULL, 0, n + 1);
   if (!s) {
@@ -1238,13 +1241,16 @@ static bool check_text(srv_req *r, gw_req *q, const guard_cfg *gc,
   memcpy(s, json_string_value(str), n + 1);
   size_t n0 = n;
   uint64_t chars = 0;
-  bool ok = guard_check_text(gc, s, &n, &chars, v);
+  bool ok = guard_check_text(gc, kind, s, &n, &chars, v);
   if (ok && n != n0) q->ctrl_stripped++;
   *total += chars;
-  if (ok && gc->max_request_chars && *total > gc->max_request_chars) {
+  uint32_t lim = kind == GUARD_INPUT ? gc->max_input_total_chars
+                                     : gc->max_request_chars;
+  if (ok && lim && *total > lim) {
     v->code = "request_too_long";
-    snprintf(v->message, sizeof v->message, "The messages have more than "
-             "%u characters in all (the limit).", gc->max_request_chars);
+    snprintf(v->message, sizeof v->message, "The %s have more than %u "
+             "characters in all (the limit).",
+             kind == GUARD_INPUT ? "inputs" : "messages", lim);
     ok = false;
   }
   if (ok) {
@@ -1314,7 +1320,8 @@ static bool check_messages(srv_req *r, gw_req *q, json_t *msgs) {
     bool ok = true;
     snprintf(param, sizeof param, "messages[%zu].content", i);
     if (json_is_string(c)) {
-      ok = check_text(r, q, gc, m, "content", 0, c, param, &total, &v);
+      ok = check_text(r, q, gc, GUARD_MESSAGE, m, "content", 0, c, param,
+                      &total, &v);
     } else if (json_is_array(c)) {
       size_t k;
       json_t *part;
@@ -1323,7 +1330,8 @@ static bool check_messages(srv_req *r, gw_req *q, json_t *msgs) {
         if (!json_is_string(tx)) continue;
         snprintf(param, sizeof param, "messages[%zu].content[%zu].text", i,
                  k);
-        ok = check_text(r, q, gc, part, "text", 0, tx, param, &total, &v);
+        ok = check_text(r, q, gc, GUARD_MESSAGE, part, "text", 0, tx,
+                        param, &total, &v);
         if (!ok) break;
       }
     } else if (c && !json_is_null(c)) {
@@ -1760,8 +1768,7 @@ static bool check_input(srv_req *r, gw_req *q, json_t *body, int64_t *est) {
     return false;
   }
   const srv_gw_tenant *t = tenant_cfg(q->gw->cfg, q->tenant);
-  guard_cfg gc = t ? t->guard : q->gw->cfg->guard;
-  gc.reject_template_tokens = false;
+  const guard_cfg *gc = t ? &t->guard : &q->gw->cfg->guard;
   uint64_t total = 0;
   int64_t ids = 0;
   guard_violation v;
@@ -1772,7 +1779,8 @@ static bool check_input(srv_req *r, gw_req *q, json_t *body, int64_t *est) {
       return false;
     }
     *est = (code_points(in) + 3) / 4;
-    if (!check_text(r, q, &gc, body, "input", 0, in, param, &total, &v)) {
+    if (!check_text(r, q, gc, GUARD_INPUT, body, "input", 0, in, param,
+                    &total, &v)) {
       fail_violation(r, q, &v, param, "input");
       return false;
     }
@@ -1814,7 +1822,8 @@ static bool check_input(srv_req *r, gw_req *q, json_t *body, int64_t *est) {
       return false;
     }
     chars += code_points(e);
-    if (!check_text(r, q, &gc, in, NULL, i, e, param, &total, &v)) {
+    if (!check_text(r, q, gc, GUARD_INPUT, in, NULL, i, e, param, &total,
+                    &v)) {
       fail_violation(r, q, &v, param, "input");
       return false;
     }

@@ -262,6 +262,12 @@ static bool guard_map(gctx *x, srv_gw_config *g, guard_cfg *c,
     } else if (!strcmp(key, "max_request_chars")) {
       ok = get_u32(x, v, "guard.max_request_chars", 0, 1u << 30,
                    &c->max_request_chars);
+    } else if (!strcmp(key, "max_input_chars")) {
+      ok = get_u32(x, v, "guard.max_input_chars", 0, 1u << 30,
+                   &c->max_input_chars);
+    } else if (!strcmp(key, "max_input_total_chars")) {
+      ok = get_u32(x, v, "guard.max_input_total_chars", 0, 1u << 30,
+                   &c->max_input_total_chars);
     } else if (!strcmp(key, "control_chars")) {
       if (val && !strcmp(val, "reject")) {
         c->control_chars = GUARD_CTRL_REJECT;

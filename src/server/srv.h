@@ -68,6 +68,7 @@
   X(G_MSG_LONG, 400, "invalid_request_error", "message_too_long")            \
   X(G_REQ_LONG, 400, "invalid_request_error", "request_too_long")            \
   X(G_TOKEN, 400, "invalid_request_error", "template_token")                 \
+  X(G_INPUT_LONG, 400, "invalid_request_error", "input_too_long")            \
   X(UPSTREAM, 502, "server_error", "upstream_error")                         \
   X(UPSTREAM_TIMEOUT, 504, "server_error", "upstream_timeout")               \
   X(NO_UPSTREAM, 503, "service_unavailable_error", "server_is_overloaded")   \

@@ -35,8 +35,10 @@ def config():
             "    limited:",
             "      models: [e-ok]",
             "      guard:",
-            "        max_message_chars: 10",
-            "        max_request_chars: 15"]
+            "        max_message_chars: 2",
+            "        max_request_chars: 3",
+            "        max_input_chars: 10",
+            "        max_input_total_chars: 15"]
     return "\n".join(out) + "\n"
 
 
@@ -165,24 +167,36 @@ class EmbeddingsTest(ServerTest):
 
     def test_guardrails(self):
         limited = self.limited
+        # inputs have their own limits (documents, many a request), not
+        # the chat messages' (2 and 3 for this tenant)
+        r = self.embed({"model": "e-ok", "input": ["1234567890"]},
+                       key=limited)
+        self.assertEqual(r.status, 200, r)
         r = self.embed({"model": "e-ok", "input": ["12345678901"]},
                        key=limited)
-        # the guardrails' own texts, as for chat (max_message_chars
-        # applies to each text of input)
-        self.assertError(r, 400, "message_too_long", "A message has 11 "
+        self.assertError(r, 400, "input_too_long", "An input has 11 "
                          "characters; the limit is 10.", param="input[0]")
         r = self.embed({"model": "e-ok", "input": ["1234567890", "123456"]},
                        key=limited)
-        self.assertError(r, 400, "request_too_long", "The messages have more "
+        self.assertError(r, 400, "request_too_long", "The inputs have more "
                          "than 15 characters in all (the limit).",
                          param="input")
         r = self.embed({"model": "e-ok", "input": "a\u0001b"})
-        self.assertError(r, 400, "control_characters", "The message contains "
+        self.assertError(r, 400, "control_characters", "The input contains "
                          "the control character U+0001, which is not "
                          "allowed.", param="input")
+        # the defaults: 32,768 characters an input (about 8,192 tokens)
+        r = self.embed({"model": "e-ok", "input": ["x" * 32768]})
+        self.assertEqual(r.status, 200, r)
+        r = self.embed({"model": "e-ok", "input": ["x", "y" * 32769]})
+        self.assertError(r, 400, "input_too_long", "An input has 32769 "
+                         "characters; the limit is 32768.", param="input[1]")
         # a chat-template token means nothing to an embedding model
         r = self.embed({"model": "e-ok", "input": "about [INST] tags"})
         self.assertEqual(r.status, 200, r)
+        m = self.srv.get("/metrics").body.decode()
+        self.assertRegex(m, r'guard_violations_total\{code="input_too_long"'
+                            r'\} [1-9]')
 
     def test_token_quota_is_settled_from_usage(self):
         tight = self.srv.tenant("tight", gateway_tokens_per_minute=5)
