@@ -3,7 +3,8 @@
 #   1. tools/setup.sh                    Debian packages
 #   2. build/       RelWithDebInfo       build + ctest
 #   3. build-asan/  -DWG_SANITIZE=ON     build + ctest under ASan+UBSan
-#   4. build-fuzz/  clang, -DWG_FUZZ=ON  fuzz_module and fuzz_gw_json for
+#   4. build-fuzz/  clang, -DWG_FUZZ=ON  fuzz_module, fuzz_gw_json,
+#                   fuzz_redact_stream and fuzz_multipart for
 #                   $WG_FUZZ_SECONDS (60) each
 # Every stage runs even if an earlier one failed; exits non-zero if any did.
 # Usage: bash tools/test.sh
@@ -126,10 +127,13 @@ fuzz() {
   CC=clang configure "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWG_FUZZ=ON -DWG_TESTS=OFF \
     -DWG_SANITIZE=ON || return 1
   stage "$dir: build"
-  cmake --build "$dir" -j "$(nproc)" --target fuzz_module fuzz_corpus fuzz_gw_json ||
+  cmake --build "$dir" -j "$(nproc)" --target fuzz_module fuzz_corpus \
+    fuzz_gw_json fuzz_redact_stream fuzz_multipart ||
     { fail_stage "$dir" build; return 1; }
   fuzz_one "$dir" fuzz_module "$dir"/tests/fuzz/corpus/*.wasm
   fuzz_one "$dir" fuzz_gw_json "$root"/tests/fuzz/json_seeds/*
+  fuzz_one "$dir" fuzz_redact_stream "$root"/tests/fuzz/redact_seeds/*
+  fuzz_one "$dir" fuzz_multipart "$root"/tests/fuzz/multipart_seeds/*
 }
 fuzz
 
