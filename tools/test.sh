@@ -4,7 +4,7 @@
 #   2. build/       RelWithDebInfo       build + ctest
 #   3. build-asan/  -DWG_SANITIZE=ON     build + ctest under ASan+UBSan
 #   4. build-fuzz/  clang, -DWG_FUZZ=ON  fuzz_module, fuzz_gw_json,
-#                   fuzz_redact_stream and fuzz_multipart for
+#                   fuzz_redact_stream, fuzz_multipart and fuzz_sse for
 #                   $WG_FUZZ_SECONDS (60) each
 # Every stage runs even if an earlier one failed; exits non-zero if any did.
 # Usage: bash tools/test.sh
@@ -128,12 +128,13 @@ fuzz() {
     -DWG_SANITIZE=ON || return 1
   stage "$dir: build"
   cmake --build "$dir" -j "$(nproc)" --target fuzz_module fuzz_corpus \
-    fuzz_gw_json fuzz_redact_stream fuzz_multipart ||
+    fuzz_gw_json fuzz_redact_stream fuzz_multipart fuzz_sse ||
     { fail_stage "$dir" build; return 1; }
   fuzz_one "$dir" fuzz_module "$dir"/tests/fuzz/corpus/*.wasm
   fuzz_one "$dir" fuzz_gw_json "$root"/tests/fuzz/json_seeds/*
   fuzz_one "$dir" fuzz_redact_stream "$root"/tests/fuzz/redact_seeds/*
   fuzz_one "$dir" fuzz_multipart "$root"/tests/fuzz/multipart_seeds/*
+  fuzz_one "$dir" fuzz_sse "$root"/tests/fuzz/sse_seeds/*
 }
 fuzz
 
