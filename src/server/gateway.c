@@ -91,20 +91,21 @@ typedef struct gw_depstat {
   atomic_uint_fast64_t prompt_tokens, completion_tokens;
 } gw_depstat;
 
+/* The guardrails' violation codes (a metric each). */
+static const char *const violation_names[] = {
+    "control_characters", "message_too_long", "request_too_long",
+    "template_token", "input_too_long"};
+#define NVIOLATIONS (sizeof violation_names / sizeof violation_names[0])
+
 struct srv_gw {
   srv_gw_config *cfg;           /* s->cfg.gw; NULL: no models */
   ai_engine *engine;
   guard_redactor *red;
   size_t ndeps;
   gw_depstat *stats;            /* [ndeps + 1]: the last, no deployment */
-  atomic_uint_fast64_t violations[5];
+  atomic_uint_fast64_t violations[NVIOLATIONS];
   atomic_uint_fast64_t redactions;
 };
-
-static const char *const violation_names[] = {
-    "control_characters", "message_too_long", "request_too_long",
-    "template_token", "input_too_long"};
-#define NVIOLATIONS (sizeof violation_names / sizeof violation_names[0])
 
 typedef struct gw_req {
   atomic_int refs;              /* request + engine call + stream response */
