@@ -125,10 +125,11 @@ class Bench:
         self.procs.append(up)
         self.up_port = int(up.stdout.readline().split()[1])
         cfg = os.path.join(self.tmp, "config.yaml")
+        threads = ("  threads: %d\n" % self.a.http_threads
+                   if self.a.http_threads else "")
         with open(cfg, "w") as f:
             f.write("""server:
-  threads: %d
-  max_connections: 10000
+%s  max_connections: 10000
   max_connections_per_ip: 10000
 models:
   - name: bench
@@ -141,7 +142,7 @@ gateway:
   guard:
     redact_input: true
     redact_output: true
-""" % (self.a.http_threads, self.up_port, self.a.event_threads))
+""" % (threads, self.up_port, self.a.event_threads))
         env = dict(os.environ, WASMGATE_ADMIN_KEY=ADMIN)
         self.gw = subprocess.Popen(
             self.wrap("wasmgate") + [self.wasmgate, "serve", "--listen", "127.0.0.1:0",
@@ -338,7 +339,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=3,
                     help="alternating direct/gateway runs per rate "
                          "(medians are reported)")
-    ap.add_argument("--http-threads", type=int, default=2)
+    ap.add_argument("--http-threads", type=int, default=0,
+                    help="server.threads (0: the server's default, half "
+                         "the CPUs, at least 1)")
     ap.add_argument("--event-threads", type=int, default=1)
     ap.add_argument("--rss-requests", type=int, default=1000000)
     ap.add_argument("--cpu", action="store_true",
@@ -360,8 +363,10 @@ def main():
     try:
         b.start()
         print("upstream :%d, wasmgate :%d (pid %d), %d connections, "
-              "%d HTTP + %d gateway threads, %d CPUs, load average %s" % (
-                  b.up_port, b.gw_port, b.gw.pid, a.conns, a.http_threads,
+              "server.threads %s, gateway.event_threads %d, %d CPUs, "
+              "load average %s" % (
+                  b.up_port, b.gw_port, b.gw.pid, a.conns,
+                  a.http_threads or "default",
                   a.event_threads, os.cpu_count(),
                   " ".join("%.1f" % x for x in os.getloadavg())), flush=True)
         rows = b.rates()

@@ -681,11 +681,18 @@ wg_err srv_http_start(srv *s, wg_error *err) {
                    MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
   struct MHD_OptionItem common[HTTP_COMMON_OPTIONS];
   common_options(s, common);
+  /* One thread: the daemon's own (libmicrohttpd warns at a pool of 0 or 1). */
+  struct MHD_OptionItem pool[2] = {{MHD_OPTION_END, 0, NULL},
+                                   {MHD_OPTION_END, 0, NULL}};
+  if (s->cfg.http_threads > 1) {
+    pool[0] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
+                                      (intptr_t)s->cfg.http_threads, NULL};
+  }
   s->daemon = MHD_start_daemon(
       flags, s->cfg.listen_port, NULL, NULL, on_access, s,
       MHD_OPTION_ARRAY, common,
       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.http_threads,
+      MHD_OPTION_ARRAY, pool,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections,
       MHD_OPTION_PER_IP_CONNECTION_LIMIT,
       (unsigned)s->cfg.max_connections_per_ip,
