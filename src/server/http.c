@@ -377,6 +377,7 @@ static void run_job(void *arg) {
     r->holds_slot = false;
   }
   atomic_store(&r->ready, true);
+  srv_pool_answered();      /* /metrics' executor_active, as the client sees */
   srv_resume(r->s, r->conn);
 }
 

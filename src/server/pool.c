@@ -30,6 +30,7 @@ struct srv_pool {
   uint32_t cap, head, count;    /* count: queued jobs */
   uint32_t reserved;            /* slots reserved, not yet submitted */
   uint32_t active;              /* jobs running */
+  uint32_t answered;            /* of those, the ones that answered */
   uint32_t draining;            /* threads waiting in srv_pool_drain */
   bool stop;
   uint32_t nthreads;            /* started */
@@ -37,8 +38,13 @@ struct srv_pool {
   pthread_t *threads;
 };
 
+/* The pool of this worker thread, and whether its job has answered. */
+static __thread srv_pool *tl_pool;
+static __thread bool tl_answered;
+
 static void *worker(void *arg) {
   srv_pool *p = arg;
+  tl_pool = p;
   pthread_mutex_lock(&p->lock);
   for (;;) {
     while (p->count == 0 && !p->stop) pthread_cond_wait(&p->work, &p->lock);
@@ -48,9 +54,11 @@ static void *worker(void *arg) {
     p->count--;
     p->active++;
     pthread_mutex_unlock(&p->lock);
+    tl_answered = false;
     j.fn(j.arg);
     pthread_mutex_lock(&p->lock);
     p->active--;
+    if (tl_answered) p->answered--;
     if (p->draining) pthread_cond_broadcast(&p->idle);
   }
   pthread_mutex_unlock(&p->lock);
@@ -113,9 +121,18 @@ uint32_t srv_pool_queued(srv_pool *p) {
   return n;
 }
 
+void srv_pool_answered(void) {
+  srv_pool *p = tl_pool;
+  if (!p || tl_answered) return;
+  tl_answered = true;
+  pthread_mutex_lock(&p->lock);
+  p->answered++;
+  pthread_mutex_unlock(&p->lock);
+}
+
 uint32_t srv_pool_active(srv_pool *p) {
   pthread_mutex_lock(&p->lock);
-  uint32_t n = p->active;
+  uint32_t n = p->active - p->answered;
   pthread_mutex_unlock(&p->lock);
   return n;
 }

@@ -24,7 +24,11 @@ void srv_pool_unreserve(srv_pool *p);
 /* Queues fn(arg) in a reserved slot (never fails). */
 void srv_pool_submit(srv_pool *p, srv_job_fn fn, void *arg);
 uint32_t srv_pool_queued(srv_pool *p);   /* waiting, not running */
-uint32_t srv_pool_active(srv_pool *p);   /* running now */
+/* Called by a job, on its pool's thread, when its client has its answer
+** (before resuming the connection): the job no longer counts as active,
+** though srv_pool_drain still waits for it to return. */
+void srv_pool_answered(void);
+uint32_t srv_pool_active(srv_pool *p);   /* running, not yet answered */
 uint32_t srv_pool_threads(srv_pool *p);
 /* Waits until nothing is queued or running, or until deadline_ns
 ** (CLOCK_MONOTONIC). Returns true when idle. */
