@@ -340,8 +340,8 @@ def main():
                     help="alternating direct/gateway runs per rate "
                          "(medians are reported)")
     ap.add_argument("--http-threads", type=int, default=0,
-                    help="server.threads (0: the server's default, half "
-                         "the CPUs, at least 1)")
+                    help="server.threads (0: not set: the gateway's "
+                         "event_threads loops serve HTTP)")
     ap.add_argument("--event-threads", type=int, default=1)
     ap.add_argument("--rss-requests", type=int, default=1000000)
     ap.add_argument("--cpu", action="store_true",

@@ -8,7 +8,6 @@
 ** config/wasmgate.example.yaml documents every key.
 */
 #include <errno.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,23 +92,14 @@ static const struct cfg_row {
 
 #define NCFG (sizeof cfg_rows / sizeof cfg_rows[0])
 
-/* server.threads by default: half the CPUs this process may run on, at
-** least one. With models, these threads are the gateway's event loops;
-** on a 2-vCPU host that also runs the clients or upstreams, one loop did
-** better than two (bench/gateway: 92-96 against 100-149 µs of CPU a
-** request at 5,000 req/s, p99 lower), since a lone loop batches more
-** events a wake-up and leaves a core to the rest. */
-static uint32_t default_threads(void) {
-  cpu_set_t set;
-  int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 2;
-  return n >= 4 ? (uint32_t)n / 2 : 1;
-}
-
 void srv_config_defaults(wg_config *c) {
   memset(c, 0, sizeof *c);
   snprintf(c->listen_host, sizeof c->listen_host, "127.0.0.1");
   c->listen_port = 8080;
-  c->http_threads = default_threads();
+  /* 0: not set. Without models, SRV_HTTP_THREADS; with models the HTTP
+  ** daemons run on the gateway's event loops, gateway.event_threads of
+  ** them unless this asks for more (see srv_gw_start). */
+  c->http_threads = 0;
   c->connection_timeout_s = 30;
   c->max_connections = 4096;
   c->max_connections_per_ip = 256;

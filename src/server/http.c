@@ -683,11 +683,12 @@ wg_err srv_http_start(srv *s, wg_error *err) {
   struct MHD_OptionItem common[HTTP_COMMON_OPTIONS];
   common_options(s, common);
   /* One thread: the daemon's own (libmicrohttpd warns at a pool of 0 or 1). */
+  uint32_t nth = s->cfg.http_threads ? s->cfg.http_threads : SRV_HTTP_THREADS;
   struct MHD_OptionItem pool[2] = {{MHD_OPTION_END, 0, NULL},
                                    {MHD_OPTION_END, 0, NULL}};
-  if (s->cfg.http_threads > 1) {
+  if (nth > 1) {
     pool[0] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
-                                      (intptr_t)s->cfg.http_threads, NULL};
+                                      (intptr_t)nth, NULL};
   }
   s->daemon = MHD_start_daemon(
       flags, s->cfg.listen_port, NULL, NULL, on_access, s,
