@@ -1424,10 +1424,9 @@ static void lower_max_tokens(json_t *body, json_int_t lim) {
 }
 
 /* The chat decision point (policy.chat; the input is in the comment at
-** the top). false: answered 403 policy_denied and audited. */
-/* The chat decision point (policy.chat), for a chat request or (embed_est
-** not NULL: the request's token estimate) an embeddings request: its input
-** says which ("point"). */
+** the top), for a chat request or (embed_est not NULL: the request's
+** token estimate) an embeddings request: the input's "point" says which.
+** false: answered 403 policy_denied and audited. */
 static bool chat_policy(srv_req *r, gw_req *q, json_t *body,
                         const int64_t *embed_est) {
   bool embed = embed_est != NULL;
@@ -1436,10 +1435,16 @@ static bool chat_policy(srv_req *r, gw_req *q, json_t *body,
   bool configured = r->s->cfg.policy_chat[0] != 0;
   pthread_mutex_unlock(&r->s->cfg_lock);
   if (!configured) return true;   /* nothing to decide: skip the input */
-  json_t *msgs = json_object_get(body, "messages");
-  json_int_t bytes = 0;
+  /* the text's bytes: of the messages, or of the inputs (only the
+  ** request's own kind: a stray field of the other is not counted) */
+  json_t *msgs = embed ? NULL : json_object_get(body, "messages");
+  json_t *input = embed ? json_object_get(body, "input") : NULL;
+  json_int_t bytes = (json_int_t)json_string_length(input);
+  json_int_t inputs = json_is_array(input) ? (json_int_t)json_array_size(input)
+                                           : 1;
   size_t i, k;
   json_t *m, *part;
+  json_array_foreach(input, i, m) bytes += (json_int_t)json_string_length(m);
   json_array_foreach(msgs, i, m) {
     json_t *c = json_object_get(m, "content");
     bytes += (json_int_t)json_string_length(c);
@@ -1447,11 +1452,6 @@ static bool chat_policy(srv_req *r, gw_req *q, json_t *body,
       bytes += (json_int_t)json_string_length(json_object_get(part, "text"));
     }
   }
-  json_t *input = json_object_get(body, "input");
-  json_int_t inputs = json_is_array(input) ? (json_int_t)json_array_size(input)
-                                           : 1;
-  bytes += (json_int_t)json_string_length(input);
-  json_array_foreach(input, i, m) bytes += (json_int_t)json_string_length(m);
   json_t *mt = json_object_get(body, "max_completion_tokens");
   if (!json_is_integer(mt)) mt = json_object_get(body, "max_tokens");
   json_t *findings = json_array();
@@ -1783,12 +1783,12 @@ static bool check_input(srv_req *r, gw_req *q, json_t *body, int64_t *est) {
       srv_fail(r, SRV_E_BAD_PARAM, "input", "'input' must not be empty");
       return false;
     }
-    *est = (code_points(in) + 3) / 4;
     if (!check_text(r, q, gc, GUARD_INPUT, body, "input", 0, in, param,
                     &total, &v)) {
       fail_violation(r, q, &v, param, "input");
       return false;
     }
+    *est = ((int64_t)total + 3) / 4;
     return true;
   }
   size_t n = json_is_array(in) ? json_array_size(in) : 0;
@@ -1810,7 +1810,6 @@ static bool check_input(srv_req *r, gw_req *q, json_t *body, int64_t *est) {
     *est = ids;
     return true;
   }
-  int64_t chars = 0;
   size_t i;
   json_t *e;
   bool texts = json_is_string(first);   /* first may be replaced below */
@@ -1826,14 +1825,13 @@ static bool check_input(srv_req *r, gw_req *q, json_t *body, int64_t *est) {
       srv_fail(r, SRV_E_BAD_PARAM, param, "%s must not be empty", param);
       return false;
     }
-    chars += code_points(e);
     if (!check_text(r, q, gc, GUARD_INPUT, in, NULL, i, e, param, &total,
                     &v)) {
       fail_violation(r, q, &v, param, "input");
       return false;
     }
   }
-  *est = (chars + 3) / 4 + ids;
+  *est = ((int64_t)total + 3) / 4 + ids;   /* total: the texts' characters */
   return true;
 }
 
